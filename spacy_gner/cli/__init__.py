@@ -1,0 +1,15 @@
+"""``python -m spacy_gner …``: one typer app, one module per command."""
+import typer
+
+app = typer.Typer(name="spacy_gner", help="spacy-gner command-line tools", no_args_is_help=True)
+
+# Each command module registers itself on ``app`` when imported.
+COMMAND_MODULES = ("convert", "evaluate", "package", "augment", "bench")
+
+
+def setup_cli() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    app()

@@ -1,0 +1,1 @@
+"""`python -m spacy_gner package` (IN PROGRESS)."""

@@ -1,0 +1,57 @@
+"""Coded, actionable error and warning messages (spaCy's ``ErrorsWithCodes`` style).
+
+Every user-facing exception raised by spacy-gner takes its text from here, so a
+code such as ``[E010]`` can be searched for. Ranges: E0xx foundation (schema,
+corpora, scoring, CLI), E1xx ``gner_generator``, E2xx ``unmasked_llm_tagger``,
+E3xx ``knowfree_spans``, E4xx the spacy-llm workflow, E5xx constrained decoding.
+"""
+
+
+class ErrorsWithCodes(type):
+    def __getattribute__(self, code):
+        msg = super().__getattribute__(code)
+        if code.startswith("__"):
+            return msg
+        return f"[{code}] {msg}"
+
+
+class Warnings(metaclass=ErrorsWithCodes):
+    # --- foundation ---
+    W001 = "Repaired {n} invalid BIO tag(s) in {where}: {examples}"
+    # --- gner_generator (W1xx) ---
+    # --- unmasked_llm_tagger (W2xx) ---
+    # --- knowfree_spans (W3xx) ---
+    # --- spacy-llm workflow (W4xx) ---
+
+
+class Errors(metaclass=ErrorsWithCodes):
+    # --- foundation: schema ---
+    E001 = ("Entity label {label!r} contains '(' or ')'. GNER writes labels in "
+            "parentheses after each word, so such a label could never be parsed back. "
+            "Rename it (e.g. replace the brackets with '-').")
+    E002 = ("Got {n_words} words but {n_tags} tags: every word needs exactly one BIO tag.")
+    E003 = ("Invalid BIO tag {tag!r} at position {i}: expected 'O', 'B-<type>' or 'I-<type>'.")
+    E004 = ("Span ({start}, {end}, {label!r}) is out of range for a sentence of {n} words.")
+    E005 = ("Spans ({a}) and ({b}) overlap: BIO tags can only encode non-overlapping spans. "
+            "Use doc.spans (nested) instead of doc.ents for overlapping entities.")
+    E006 = ("Entity label {label!r} is empty or only whitespace.")
+    E007 = ("The prompt template must contain the placeholders {{labels}} and {{sentence}}; "
+            "got: {template!r}")
+    # --- foundation: corpora ---
+    E010 = ("{path}:{line}: {problem}. Expected one 'word<TAB>BIO-tag' pair per line and a "
+            "blank line between sentences.")
+    E011 = ("{path}:{line}: {problem}")
+    E012 = ("Corpus file or directory not found: {path}")
+    E013 = ("Unknown corpus format for {path}: use .txt/.conll/.bio (word<TAB>tag), "
+            ".jsonl/.json with GNER records, or .jsonl/.jsonlines with span records "
+            "('tokens' + 'entity_mentions'), or pass --format explicitly.")
+    E014 = ("'limit' must be >= 0, got {limit}.")
+    # --- foundation: scoring / CLI ---
+    E020 = ("Unknown scoring mode {mode!r}: choose from {modes}.")
+    E021 = ("No documents to evaluate in {path}.")
+    E022 = ("Pipeline {name!r} has no component that writes {attr}; add one or pass --spans-key.")
+    # --- gner_generator (E1xx) ---
+    # --- unmasked_llm_tagger (E2xx) ---
+    # --- knowfree_spans (E3xx) ---
+    # --- spacy-llm workflow (E4xx) ---
+    # --- constrained decoding (E5xx) ---

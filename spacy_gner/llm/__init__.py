@@ -1,0 +1,1 @@
+"""spacy-llm tasks and models for the KnowFREE knowledge workflow."""
