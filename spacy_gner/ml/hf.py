@@ -1,0 +1,70 @@
+"""Loading and saving Hugging Face models and tokenizers, shared by every torch component.
+
+``name`` is a hub name or a local directory. Components resolve it at ``initialize``
+only and afterwards read their own saved copy, so a packaged pipeline never touches
+the network (``local_files_only=True`` when loading from a component folder).
+"""
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+
+PathOrName = Union[str, Path]
+
+
+def resolve_device(device: Optional[str] = None) -> torch.device:
+    """``None``/``"auto"``: CUDA when available (honouring spaCy's ``require_gpu``), else CPU."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: Optional[str], device: torch.device) -> torch.dtype:
+    """``"auto"``: bf16 on a CUDA device that supports it, else fp32."""
+    if dtype in (None, "", "auto"):
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+def is_local(name: PathOrName) -> bool:
+    return Path(str(name)).expanduser().is_dir()
+
+
+def load_config(name: PathOrName, local_only: bool = False, **kwargs):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(str(name), local_files_only=local_only or is_local(name), **kwargs)
+
+
+def load_tokenizer(name: PathOrName, local_only: bool = False, **kwargs):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(name), local_files_only=local_only or is_local(name), **kwargs)
+
+
+def is_seq2seq(config) -> bool:
+    return bool(getattr(config, "is_encoder_decoder", False))
+
+
+def load_lm(name: PathOrName, *, local_only: bool = False, torch_dtype=None, **kwargs):
+    """A seq2seq (``AutoModelForSeq2SeqLM``) or causal LM (``AutoModelForCausalLM``),
+    chosen by the checkpoint's config."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    config = load_config(name, local_only=local_only)
+    cls = AutoModelForSeq2SeqLM if is_seq2seq(config) else AutoModelForCausalLM
+    return cls.from_pretrained(
+        str(name), config=config, local_files_only=local_only or is_local(name), torch_dtype=torch_dtype, **kwargs
+    )
+
+
+def save_hf(path: PathOrName, model=None, tokenizer=None) -> None:
+    """Write a Hugging Face directory (safetensors weights, config, tokenizer files)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        model.save_pretrained(str(path), safe_serialization=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(path))
