@@ -1,1 +1,0 @@
-"""`python -m spacy_gner bench` (IN PROGRESS)."""
