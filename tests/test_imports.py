@@ -8,7 +8,6 @@ them may need torch, transformers or peft at import time.
 import subprocess
 import sys
 import textwrap
-
 from importlib.metadata import entry_points
 
 
