@@ -51,6 +51,12 @@ class Errors(metaclass=ErrorsWithCodes):
     E021 = ("No documents to evaluate in {path}.")
     E022 = ("Pipeline {name!r} has no component that writes {attr}; add one or pass --spans-key.")
     # --- gner_generator (E1xx) ---
+    E101 = ("Component {name!r} has no backbone loaded yet. Call nlp.initialize() (which "
+            "loads [components.{name}.model.name], a hub name or local directory) or load a "
+            "saved pipeline with spacy.load().")
+    E102 = ("Component {name!r} holds a Hugging Face model and serializes to a directory "
+            "only: use nlp.to_disk()/spacy.load() instead of to_bytes()/from_bytes().")
+    E103 = ("decoding={decoding!r} is not available: choose 'free' or 'constrained'.")
     # --- unmasked_llm_tagger (E2xx) ---
     # --- knowfree_spans (E3xx) ---
     # --- spacy-llm workflow (E4xx) ---

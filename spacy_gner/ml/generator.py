@@ -1,5 +1,206 @@
-"""HFGenerator.v1 (issue 3). IN PROGRESS."""
+"""``spacy_gner.HFGenerator.v1``: a Hugging Face seq2seq or causal LM that writes GNER targets.
+
+The architecture returns a thinc ``Model`` that carries the backbone settings; the
+backbone itself is loaded at ``initialize`` (hub name or local directory) or from the
+component's saved folder, and attached to the thinc model through a ``PyTorchShim`` so
+spaCy's optimizer (``[training.optimizer]``: learning-rate schedule, gradient clipping)
+updates its parameters in ``finish_update``. Weights stay fp32; on CUDA the forward
+passes run under bf16 autocast when ``dtype`` is ``bfloat16``/``auto``.
+
+``HFGenerator`` owns the torch side: prompt wrapping (chat template or instruction
+wrapper for decoder-only models), teacher-forced loss on the target tokens only,
+batched length-sorted generation (greedy or beam), and back-tokenization.
+"""
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import torch
+from spacy.util import registry
+from thinc.api import Model
+
+from .hf import is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
+
+DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
 
 
-def build_hf_generator(*args, **kwargs):
-    raise NotImplementedError("build_hf_generator is being written")
+@registry.architectures("spacy_gner.HFGenerator.v1")
+def build_hf_generator(
+    name: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    use_chat_template: bool = True,
+    instruction_wrapper: str = DEFAULT_WRAPPER,
+) -> Model:
+    """Backbone settings for ``gner_generator``.
+
+    name: hub name or local directory, resolved at ``initialize`` only.
+    device: ``auto`` (CUDA when available), ``cpu``, ``cuda:0`` …
+    dtype: compute dtype on CUDA: ``auto`` = bf16 autocast where supported, ``float32``.
+    use_chat_template: decoder-only backbones wrap the prompt in the tokenizer's chat
+        template when it has one; otherwise ``instruction_wrapper`` (``{prompt}``
+        placeholder; the default is the ``[INST] … [/INST]`` form GNER-LLaMA used).
+    """
+    return Model(
+        "hf_generator",
+        _forward,
+        attrs={
+            "name": name,
+            "device": device,
+            "dtype": dtype,
+            "use_chat_template": use_chat_template,
+            "instruction_wrapper": instruction_wrapper,
+        },
+    )
+
+
+def _forward(model: Model, docs, is_train: bool):
+    raise NotImplementedError("gner_generator drives HFGenerator directly; the thinc forward is unused")
+
+
+class HFGenerator:
+    """A loaded backbone + tokenizer with GNER training and generation helpers."""
+
+    def __init__(self, hf_model, tokenizer, settings: dict):
+        self.model = hf_model
+        self.tokenizer = tokenizer
+        self.settings = dict(settings)
+        self.seq2seq = is_seq2seq(hf_model.config)
+        self.device = resolve_device(settings.get("device"))
+        self.model.to(self.device)
+        dtype = settings.get("dtype", "auto")
+        self.autocast = self.device.type == "cuda" and (
+            dtype == "bfloat16" or (dtype in ("auto", None) and torch.cuda.is_bf16_supported())
+        )
+        if self.tokenizer.pad_token_id is None:
+            # decoder-only checkpoints often ship without a pad token; pads are masked anyway
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        self.back_tokenize = lru_cache(maxsize=65536)(self._back_tokenize)
+
+    @classmethod
+    def load(cls, name_or_path, settings: dict, local_only: bool = False) -> "HFGenerator":
+        tokenizer = load_tokenizer(name_or_path, local_only=local_only)
+        hf_model = load_lm(name_or_path, local_only=local_only, torch_dtype=torch.float32)
+        return cls(hf_model, tokenizer, settings)
+
+    def save(self, path: Path) -> None:
+        save_hf(path, self.model, self.tokenizer)
+
+    # --- text <-> ids ---------------------------------------------------------------
+
+    def wrap(self, prompt: str) -> str:
+        """The model input text: the prompt itself for seq2seq; chat-wrapped for decoders."""
+        if self.seq2seq:
+            return prompt
+        if self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+        return self.settings.get("instruction_wrapper", DEFAULT_WRAPPER).replace("{prompt}", prompt)
+
+    def _encode_prompt(self, prompt: str, max_length: int) -> List[int]:
+        if self.seq2seq:
+            return self.tokenizer(prompt, truncation=True, max_length=max_length)["input_ids"]
+        text = self.wrap(prompt)
+        # a chat template already writes the BOS token; a plain wrapper needs it added
+        add_special = not (self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None))
+        ids = self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
+        if self.tokenizer.eos_token_id is not None and ids and ids[-1] == self.tokenizer.eos_token_id and add_special:
+            ids = ids[:-1]  # some tokenizers append EOS; the target follows the prompt
+        return ids[-max_length:]
+
+    def _encode_target(self, target: str, max_length: int) -> List[int]:
+        if self.seq2seq:
+            return self.tokenizer(text_target=target, truncation=True, max_length=max_length)["input_ids"]
+        ids = self.tokenizer(" " + target, add_special_tokens=False)["input_ids"][: max_length - 1]
+        return ids + [self.tokenizer.eos_token_id]
+
+    def _back_tokenize(self, word: str) -> str:
+        ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+    # --- training -------------------------------------------------------------------
+
+    def loss(self, prompts: Sequence[str], targets: Sequence[str], max_source: int, max_target: int) -> torch.Tensor:
+        """Mean cross-entropy over the target tokens (prompt and padding ignored)."""
+        pad = self.tokenizer.pad_token_id
+        sources = [self._encode_prompt(p, max_source) for p in prompts]
+        labels = [self._encode_target(t, max_target) for t in targets]
+        with self._autocast():
+            if self.seq2seq:
+                input_ids, attention = self._pad(sources, pad, left=False)
+                label_ids, _ = self._pad(labels, -100, left=False)
+                out = self.model(input_ids=input_ids, attention_mask=attention, labels=label_ids)
+                return out.loss
+            seqs = [s + t for s, t in zip(sources, labels)]
+            masked = [[-100] * len(s) + t for s, t in zip(sources, labels)]
+            input_ids, attention = self._pad(seqs, pad, left=False)
+            label_ids, _ = self._pad(masked, -100, left=False)
+            out = self.model(input_ids=input_ids, attention_mask=attention, labels=label_ids)
+            return out.loss
+
+    # --- generation -----------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: Sequence[int],
+        beam_size: int = 1,
+        batch_size: int = 8,
+        max_source: int = 640,
+    ) -> List[str]:
+        """Generated text per prompt; batches are formed from length-sorted prompts."""
+        self.model.eval()
+        encoded = [self._encode_prompt(p, max_source) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        out: List[Optional[str]] = [None] * len(prompts)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), max(1, batch_size)):
+            idx = order[start : start + batch_size]
+            input_ids, attention = self._pad([encoded[i] for i in idx], pad, left=not self.seq2seq)
+            with self._autocast():
+                gen = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    num_beams=beam_size,
+                    do_sample=False,
+                    max_new_tokens=max(1, max(max_new_tokens[i] for i in idx)),
+                    pad_token_id=pad,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                )
+            if not self.seq2seq:
+                gen = gen[:, input_ids.shape[1] :]
+            texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
+            for i, text in zip(idx, texts):
+                out[i] = text
+        return out
+
+    def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:
+        """A generous bound on the target's length in tokens, so a model that never emits
+        EOS stops after about one sentence's worth instead of ``cap`` tokens."""
+        longest_tag = max([len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3])
+        words_len = len(self.tokenizer(" ".join(words), add_special_tokens=False)["input_ids"])
+        return min(cap, 2 * words_len + len(words) * (longest_tag + 1) + 8)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _pad(self, seqs: Sequence[Sequence[int]], value: int, left: bool):
+        width = max((len(s) for s in seqs), default=0)
+        ids = torch.full((len(seqs), max(width, 1)), value, dtype=torch.long)
+        mask = torch.zeros((len(seqs), max(width, 1)), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            if not seq:
+                continue
+            if left:
+                ids[row, width - len(seq) :] = torch.tensor(seq)
+                mask[row, width - len(seq) :] = 1
+            else:
+                ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _autocast(self):
+        if self.autocast:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)

@@ -1,5 +1,340 @@
-"""The ``gner_generator`` component (issue 3). IN PROGRESS."""
+"""The ``gner_generator`` component: GNER generative NER as a trainable spaCy pipe.
+
+A seq2seq or decoder-only LM writes every word of a chunk with its BIO tag
+(``word(label) …``); the output is parsed, aligned to the input words by hierarchical
+matching with back-tokenization, repaired and written to ``doc.ents`` and
+``doc.spans[spans_key]``. Entity types are part of the prompt, so they can change at run
+time: ``set_labels([...])`` or ``nlp.pipe(texts, component_cfg={"gner_generator":
+{"labels": [...]}})``.
+
+Long documents are cut into sentences (when the doc has sentence boundaries) and word
+windows (``window_words`` with ``window_overlap``), and merged back without duplicate or
+split entities. The torch backbone is imported lazily: this module is cheap to import.
+"""
+import json
+import random
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, SpanGroup
+from spacy.training import Example, validate_examples
+from spacy.util import ensure_path
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer
+
+from ..corpora import LABELS_KEY
+from ..errors import Errors
+from ..schema.bio import bio_to_spans, repair_bio
+from ..schema.matching import hierarchical_match
+from ..schema.prompt import (
+    DEFAULT_TEMPLATE,
+    build_prompt,
+    build_target,
+    parse_generation,
+    sample_external_labels,
+    shuffle_labels,
+    validate_labels,
+)
+from ..util import doc_chunks, merge_chunk_spans, set_entities, spans_from_tuples
+
+DEFAULT_MODEL = {
+    "@architectures": "spacy_gner.HFGenerator.v1",
+    "name": "dyyyyyyyy/GNER-T5-base",
+    "device": "auto",
+    "dtype": "auto",
+    "use_chat_template": True,
+    "instruction_wrapper": "[INST] {prompt} [/INST]",
+}
+
+SpanTuple = Tuple[int, int, str]
 
 
-def make_gner_generator(*args, **kwargs):
-    raise NotImplementedError("make_gner_generator is being written")
+@Language.factory(
+    "gner_generator",
+    assigns=["doc.ents", "doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "labels": [],
+        "spans_key": "gner",
+        "overwrite_ents": False,
+        "beam_size": 1,
+        "max_source_length": 640,
+        "max_target_length": 640,
+        "batch_size": 8,
+        "window_words": 100,
+        "window_overlap": 15,
+        "template": DEFAULT_TEMPLATE,
+        "label_shuffle": True,
+        "external_entity_rate": 0.5,
+        "external_entity_max": 5,
+        "seed": 0,
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_gner_generator(
+    nlp: Language,
+    name: str,
+    model: Model,
+    labels: List[str],
+    spans_key: str,
+    overwrite_ents: bool,
+    beam_size: int,
+    max_source_length: int,
+    max_target_length: int,
+    batch_size: int,
+    window_words: int,
+    window_overlap: int,
+    template: str,
+    label_shuffle: bool,
+    external_entity_rate: float,
+    external_entity_max: int,
+    seed: int,
+    scorer: Optional[Callable],
+) -> "GNERGenerator":
+    """Create a ``gner_generator``. See the module docstring and README for the options."""
+    return GNERGenerator(
+        nlp.vocab,
+        model,
+        name,
+        labels=labels,
+        spans_key=spans_key,
+        overwrite_ents=overwrite_ents,
+        beam_size=beam_size,
+        max_source_length=max_source_length,
+        max_target_length=max_target_length,
+        batch_size=batch_size,
+        window_words=window_words,
+        window_overlap=window_overlap,
+        template=template,
+        label_shuffle=label_shuffle,
+        external_entity_rate=external_entity_rate,
+        external_entity_max=external_entity_max,
+        seed=seed,
+        scorer=scorer,
+    )
+
+
+class GNERGenerator(TrainablePipe):
+    """Generative NER with an instruction-tuned LM (GNER)."""
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "gner_generator", *, labels=(), scorer=None, **cfg: Any):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = dict(cfg)
+        self.cfg["labels"] = validate_labels(labels)
+        self.cfg.setdefault("inventory", [])
+        self.generator = None  # spacy_gner.ml.generator.HFGenerator, loaded in initialize/from_disk
+        self._rng = random.Random(self.cfg.get("seed", 0))
+        # template and labels are validated now, so a bad config fails at construction
+        build_prompt(["x"], self.cfg["labels"] or ["x"], self.cfg["template"])
+
+    # --- labels ---------------------------------------------------------------------
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    def set_labels(self, labels: Iterable[str]) -> None:
+        """Replace the entity types used at prediction time (no retraining: zero-shot)."""
+        self.cfg["labels"] = validate_labels(labels)
+
+    def add_label(self, label: str) -> int:
+        if label in self.cfg["labels"]:
+            return 0
+        self.cfg["labels"] = validate_labels(self.cfg["labels"] + [label])
+        return 1
+
+    # --- model loading --------------------------------------------------------------
+
+    def _attach(self, generator) -> None:
+        from thinc.api import PyTorchShim
+
+        self.generator = generator
+        self.model.shims[:] = [PyTorchShim(generator.model)]
+
+    def _require_model(self):
+        if self.generator is None:
+            raise ValueError(Errors.E101.format(name=self.name))
+        return self.generator
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Load the backbone named in the config (hub name or local directory) and collect
+        the entity types: ``labels`` if given, else the config's, else those of the data."""
+        from ..ml.generator import HFGenerator
+
+        inventory = set(self.cfg.get("inventory") or [])
+        found: List[str] = []
+        if get_examples is not None:
+            validate_examples(get_examples(), "GNERGenerator.initialize")
+            for eg in islice(get_examples(), 100000):
+                for label in eg.reference.user_data.get(LABELS_KEY, []):
+                    found.append(label)
+                for ent in eg.reference.ents:
+                    found.append(ent.label_)
+        inventory.update(found)
+        self.cfg["inventory"] = sorted(validate_labels(inventory)) if inventory else []
+        if labels:
+            self.set_labels(labels)
+        elif not self.cfg["labels"] and found:
+            self.set_labels(sorted(set(found)))
+        attrs = self.model.attrs
+        self._attach(HFGenerator.load(attrs["name"], dict(attrs)))
+
+    # --- training -------------------------------------------------------------------
+
+    def _example_labels(self, doc: Doc) -> List[str]:
+        labels = list(doc.user_data.get(LABELS_KEY) or self.cfg["labels"])
+        if not labels:
+            labels = sorted({e.label_ for e in doc.ents})
+        if self.cfg["label_shuffle"]:
+            labels = shuffle_labels(labels, self._rng)
+        if self.cfg["external_entity_rate"] > 0 and self.cfg["inventory"]:
+            labels = sample_external_labels(
+                labels, self.cfg["inventory"], self._rng, self.cfg["external_entity_rate"], self.cfg["external_entity_max"]
+            )
+        return labels
+
+    def make_training_pairs(self, examples: Iterable[Example]) -> List[Tuple[str, str]]:
+        """(prompt, target) per chunk of each reference doc, with per-example label
+        shuffling and external entity sampling (seeded by the config's ``seed``)."""
+        pairs = []
+        for eg in examples:
+            doc = eg.reference
+            labels = self._example_labels(doc)
+            allowed = set(labels)
+            tags = ["O"] * len(doc)
+            for ent in doc.ents:
+                if ent.label_ in allowed:
+                    tags[ent.start] = "B-" + ent.label_
+                    for i in range(ent.start + 1, ent.end):
+                        tags[i] = "I-" + ent.label_
+            for start, end in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
+                idx = [i for i in range(start, end) if doc[i].text.strip()]
+                if not idx:
+                    continue
+                words = [doc[i].text for i in idx]
+                chunk_tags = repair_bio([tags[i] for i in idx])
+                pairs.append((build_prompt(words, labels, self.cfg["template"]), build_target(words, chunk_tags)))
+        return pairs
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Teacher-forced cross-entropy on the target tokens; gradients accumulate in the
+        torch parameters until ``finish_update`` (spaCy's ``accumulate_gradient``).
+        Dropout comes from the backbone's own config (``drop`` is not used)."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "GNERGenerator.update")
+        generator = self._require_model()
+        pairs = self.make_training_pairs(examples)
+        if not pairs:
+            return losses
+        generator.model.train()
+        prompts, targets = zip(*pairs)
+        loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
+        loss.backward()
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += float(loss.detach().cpu())
+        return losses
+
+    def get_loss(self, examples, scores):
+        raise NotImplementedError("gner_generator computes its loss in update()")
+
+    # --- prediction -----------------------------------------------------------------
+
+    def __call__(self, doc: Doc, labels: Optional[Sequence[str]] = None) -> Doc:
+        self.set_annotations([doc], self.predict([doc], labels=labels))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128, labels: Optional[Sequence[str]] = None) -> Iterator[Doc]:
+        stream = iter(stream)
+        while True:
+            docs = list(islice(stream, batch_size))
+            if not docs:
+                return
+            self.set_annotations(docs, self.predict(docs, labels=labels))
+            yield from docs
+
+    def predict(self, docs: Iterable[Doc], labels: Optional[Sequence[str]] = None) -> List[List[SpanTuple]]:
+        """Entity spans ``(start, end, label)`` per doc."""
+        docs = list(docs)
+        labels = validate_labels(labels) if labels is not None else list(self.cfg["labels"])
+        if not labels or not any(len(doc) for doc in docs):
+            return [[] for _ in docs]
+        generator = self._require_model()
+        jobs = []  # (doc index, chunk, word token indices, words)
+        for d, doc in enumerate(docs):
+            for chunk in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
+                idx = [i for i in range(*chunk) if doc[i].text.strip()]
+                if idx:
+                    jobs.append((d, chunk, idx, [doc[i].text for i in idx]))
+        prompts = [build_prompt(words, labels, self.cfg["template"]) for _, _, _, words in jobs]
+        budgets = [generator.target_budget(words, labels, self.cfg["max_target_length"]) for _, _, _, words in jobs]
+        texts = generator.generate(
+            prompts,
+            budgets,
+            beam_size=self.cfg["beam_size"],
+            batch_size=self.cfg["batch_size"],
+            max_source=self.cfg["max_source_length"],
+        )
+        per_doc: List[Tuple[List, List]] = [([], []) for _ in docs]
+        for (d, chunk, idx, words), text in zip(jobs, texts):
+            pred_words, pred_tags = parse_generation(text, labels)
+            tags = repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=generator.back_tokenize))
+            # map word positions back to token indices (whitespace tokens were skipped)
+            spans = [(idx[s], idx[e - 1] + 1, label) for s, e, label in bio_to_spans(tags)]
+            per_doc[d][0].append(chunk)
+            per_doc[d][1].append(spans)
+        return [merge_chunk_spans(chunks, spans, len(doc)) for doc, (chunks, spans) in zip(docs, per_doc)]
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanTuple]]) -> None:
+        for doc, spans in zip(docs, predictions):
+            objs = spans_from_tuples(doc, spans)
+            doc.spans[self.cfg["spans_key"]] = SpanGroup(doc, name=self.cfg["spans_key"], spans=objs)
+            set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
+
+    # --- serialization --------------------------------------------------------------
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        """``cfg.json`` plus the backbone as a Hugging Face directory in ``model/``."""
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "cfg.json").write_text(json.dumps(self.cfg, indent=2), encoding="utf8")
+        if self.generator is not None:
+            self.generator.save(path / "model")
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "GNERGenerator":
+        """Read the saved config and backbone; never contacts the network."""
+        from ..ml.generator import HFGenerator
+
+        path = ensure_path(path)
+        self.cfg.update(json.loads((path / "cfg.json").read_text(encoding="utf8")))
+        if (path / "model").exists():
+            self._attach(HFGenerator.load(path / "model", dict(self.model.attrs), local_only=True))
+        return self
+
+    def to_bytes(self, *, exclude=tuple()):
+        raise NotImplementedError(Errors.E102.format(name=self.name))
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()):
+        raise NotImplementedError(Errors.E102.format(name=self.name))
