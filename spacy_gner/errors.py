@@ -59,5 +59,6 @@ class Errors(metaclass=ErrorsWithCodes):
     E103 = ("decoding={decoding!r} is not available: choose 'free' or 'constrained'.")
     # --- unmasked_llm_tagger (E2xx) ---
     # --- knowfree_spans (E3xx) ---
+    E301 = ("knowfree_spans mode must be 'nested' or 'flat', got {mode!r}.")
     # --- spacy-llm workflow (E4xx) ---
     # --- constrained decoding (E5xx) ---

@@ -1,5 +1,289 @@
-"""KnowFree.v1 (issue 5). IN PROGRESS."""
+"""``spacy_gner.KnowFree.v1``: span-based biaffine model with local attention over the span matrix.
+
+Architecture (Lai et al. 2025, KnowFREE):
+
+    word vectors (any spaCy tok2vec / transformer listener)
+      -> start MLP and end MLP (dropout, linear to D'=200, LeakyReLU)
+      -> H_B[i, j] = multi-head biaffine(s_i, e_j) + W [s_i; e_j; 1] + width_emb(j - i)
+      -> for each start i, multi-head attention (K=10) along the row over ends j' with
+         |j - j'| <= ω (ω=3):  H_G = LayerNorm(H_B + attn(H_B))
+      -> logits = W_O (H_B + H_G) + b  over target + extension labels (sigmoid / BCE)
+
+Spans are held in a *band* layout ``[chunk, start, width, D]`` (span ``(i, i + w)``,
+end inclusive). With ``max_span_width = 0`` the width is the chunk length, i.e. the
+paper's full L×L matrix; with ``W > 0`` only widths ``< W`` are computed, so cost grows
+linearly with length. The band is computed ω widths wider internally and cropped, so
+every span within the width sees exactly the neighbours it would see in the full matrix
+and gets identical logits.
+
+Long docs are cut into overlapping word chunks (``max_length``/``chunk_overlap``) after
+the tok2vec; gradients from overlapping chunks add up in the shared word vectors.
+"""
+from typing import List, Optional, Tuple
+
+import torch
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, PyTorchShim, chain, torch2xp, xp2torch
+from thinc.types import Floats2d
+from torch import nn
+
+Chunk = Tuple[int, int, int]  # (doc index, start, end)
 
 
-def build_knowfree(*args, **kwargs):
-    raise NotImplementedError("build_knowfree is being written")
+@registry.architectures("spacy_gner.KnowFree.v1")
+def build_knowfree(
+    tok2vec: Model,
+    hidden_size: int = 200,
+    biaffine_heads: int = 4,
+    attention_heads: int = 10,
+    window: int = 3,
+    width_embedding: int = 200,
+    max_span_width: int = 0,
+    dropout: float = 0.1,
+    max_length: int = 128,
+    chunk_overlap: int = 16,
+    nO: Optional[int] = None,
+) -> Model:
+    """tok2vec -> KnowFREE span scorer. Output: (logits [N, L, W, nO], chunks)."""
+    head = Model(
+        "knowfree_head",
+        _head_forward,
+        init=_head_init,
+        dims={"nI": None, "nO": nO},
+        attrs={
+            "hidden_size": hidden_size,
+            "biaffine_heads": biaffine_heads,
+            "attention_heads": attention_heads,
+            "window": window,
+            "width_embedding": width_embedding,
+            "max_span_width": max_span_width,
+            "dropout": dropout,
+            "max_length": max_length,
+            "chunk_overlap": chunk_overlap,
+        },
+    )
+    model = chain(tok2vec, head)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("head", head)
+    return model
+
+
+def ensure_head(model: Model, nO: int) -> None:
+    """Create the torch scorer once the number of output channels is known."""
+    head = model.get_ref("head")
+    if head.has_dim("nO") is not True or head.get_dim("nO") != nO or not head.shims:
+        head.set_dim("nO", nO, force=True)
+        if not head.has_dim("nI"):
+            head.set_dim("nI", model.get_ref("tok2vec").get_dim("nO"))
+        _head_init(head)
+
+
+def _head_init(model: Model, X=None, Y=None) -> None:
+    if not model.has_dim("nI") and X is not None:
+        model.set_dim("nI", X[0].shape[1])
+    if not model.has_dim("nO") or not model.has_dim("nI"):
+        return
+    a = model.attrs
+    module = KnowFreeScorer(
+        model.get_dim("nI"),
+        model.get_dim("nO"),
+        hidden=a["hidden_size"],
+        biaffine_heads=a["biaffine_heads"],
+        attention_heads=a["attention_heads"],
+        window=a["window"],
+        width_dim=a["width_embedding"],
+        dropout=a["dropout"],
+    )
+    model.shims[:] = [PyTorchShim(module)]
+
+
+def plan_chunks(lengths: List[int], max_length: int, overlap: int) -> List[Chunk]:
+    from ..util import word_windows
+
+    chunks: List[Chunk] = []
+    for d, n in enumerate(lengths):
+        for start, end in word_windows(n, max_length if max_length > 0 else max(n, 1), overlap):
+            chunks.append((d, start, end))
+    return chunks
+
+
+def span_width(model_attrs: dict, length: int) -> int:
+    width = model_attrs["max_span_width"]
+    return length if width <= 0 else min(width, length)
+
+
+def _head_forward(model: Model, X: List[Floats2d], is_train: bool):
+    ops = model.ops
+    a = model.attrs
+    chunks = plan_chunks([len(x) for x in X], a["max_length"], a["chunk_overlap"])
+    if not chunks:
+        empty = ops.alloc4f(0, 0, 0, model.get_dim("nO"))
+        return (empty, chunks), lambda dY: [ops.alloc2f(*x.shape) for x in X]
+    pieces = [X[d][s:e] for d, s, e in chunks]
+    lengths = [e - s for _, s, e in chunks]
+    padded = ops.pad(pieces)  # [N, L, nI]
+    L = padded.shape[1]
+    width = span_width(a, L)
+    inputs = ArgsKwargs(
+        args=(xp2torch(padded, requires_grad=is_train), torch.tensor(lengths)),
+        kwargs={"width": width},
+    )
+    logits_t, backprop_torch = model.shims[0](inputs, is_train)
+    logits = torch2xp(logits_t)
+
+    def backprop(dY):
+        d_logits, _ = dY if isinstance(dY, tuple) else (dY, None)
+        grads = backprop_torch(ArgsKwargs(args=(logits_t,), kwargs={"grad_tensors": xp2torch(model.ops.xp.ascontiguousarray(d_logits))}))
+        d_padded = torch2xp(grads.args[0])
+        dX = [ops.alloc2f(*x.shape) for x in X]
+        for k, (d, s, e) in enumerate(chunks):
+            dX[d][s:e] += d_padded[k, : e - s]
+        return dX
+
+    return (logits, chunks), backprop
+
+
+def band_mask(lengths: torch.Tensor, L: int, W: int, window: int) -> torch.Tensor:
+    """Attention mask ``[N, L, W, 2ω+1]``: span (i, i+w) may attend to (i, i+w') with
+    w' = w + k - ω exactly when |w - w'| <= ω and both spans are valid (end < length,
+    0 <= w' < W)."""
+    i = torch.arange(L).view(1, L, 1, 1)
+    w = torch.arange(W).view(1, 1, W, 1)
+    off = torch.arange(-window, window + 1).view(1, 1, 1, -1)
+    w2 = w + off
+    n = lengths.view(-1, 1, 1, 1)
+    valid_self = (i + w) < n
+    valid_other = (w2 >= 0) & (w2 < W) & ((i + w2) < n)
+    return valid_self & valid_other
+
+
+def valid_spans(lengths: torch.Tensor, L: int, W: int) -> torch.Tensor:
+    """``[N, L, W]``: span (i, i+w) lies inside its chunk."""
+    i = torch.arange(L).view(1, L, 1)
+    w = torch.arange(W).view(1, 1, W)
+    return (i + w) < lengths.view(-1, 1, 1)
+
+
+class KnowFreeScorer(nn.Module):
+    def __init__(self, nI, nO, *, hidden=200, biaffine_heads=4, attention_heads=10, window=3, width_dim=200, dropout=0.1):
+        super().__init__()
+        if hidden % biaffine_heads or hidden % attention_heads:
+            raise ValueError(
+                f"hidden_size {hidden} must be divisible by biaffine_heads {biaffine_heads} "
+                f"and attention_heads {attention_heads}"
+            )
+        self.window = window
+        self.hb = biaffine_heads
+        self.ha = attention_heads
+        d = hidden // biaffine_heads
+        self.start_mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(nI, hidden), nn.LeakyReLU())
+        self.end_mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(nI, hidden), nn.LeakyReLU())
+        # per head: [s;1] U [e;1] -> d outputs
+        self.U = nn.Parameter(torch.randn(biaffine_heads, d, d + 1, d + 1) * (d + 1) ** -1.0)
+        self.linear = nn.Linear(2 * hidden, hidden)  # W [s; e; 1]
+        self.width_emb = nn.Embedding(512, width_dim)
+        self.width_proj = nn.Identity() if width_dim == hidden else nn.Linear(width_dim, hidden, bias=False)
+        self.q = nn.Linear(hidden, hidden)
+        self.k = nn.Linear(hidden, hidden)
+        self.v = nn.Linear(hidden, hidden)
+        self.o = nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, nO)
+
+    def span_tensor(self, X: torch.Tensor, W: int) -> torch.Tensor:
+        """H_B in band layout ``[N, L, W, hidden]`` (zeros where the end is past L)."""
+        N, L, _ = X.shape
+        s = self.start_mlp(X)
+        e = self.end_mlp(X)
+        H = s.shape[-1]
+        d = H // self.hb
+        ones = s.new_ones(N, L, self.hb, 1)
+        s_h = torch.cat([s.view(N, L, self.hb, d), ones], -1)  # [N, L, h, d+1]
+        e_h = torch.cat([e.view(N, L, self.hb, d), ones], -1)
+        # pad ends so that every (i, w) indexes a row; out-of-range ends are masked later
+        e_pad = torch.cat([e_h, e_h.new_zeros(N, W, self.hb, d + 1)], 1)
+        e_lin = torch.cat([e, e.new_zeros(N, W, H)], 1)
+        idx = (torch.arange(L).view(L, 1) + torch.arange(W).view(1, W)).to(X.device)  # [L, W]
+        e_band = e_pad[:, idx]  # [N, L, W, h, d+1]
+        left = torch.einsum("nlhe,hoef->nlhof", s_h, self.U)  # [N, L, h, d, d+1]
+        bi = torch.einsum("nlhof,nlwhf->nlwho", left, e_band).reshape(N, L, W, H)
+        lin_s, lin_e = self.linear.weight[:, :H], self.linear.weight[:, H:]
+        lin = (s @ lin_s.T).unsqueeze(2) + (e_lin[:, idx] @ lin_e.T) + self.linear.bias
+        widths = torch.arange(W, device=X.device).clamp(max=self.width_emb.num_embeddings - 1)
+        return bi + lin + self.width_proj(self.width_emb(widths)).view(1, 1, W, H)
+
+    def local_attention(self, HB: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        N, L, W, H = HB.shape
+        k_, w_ = self.ha, self.window
+        dh = H // k_
+        q = self.q(HB).view(N, L, W, k_, dh)
+        pad = HB.new_zeros(N, L, w_, H)
+        Hp = torch.cat([pad, HB, pad], 2)  # [N, L, W + 2ω, H]
+        win = Hp.unfold(2, 2 * w_ + 1, 1)  # [N, L, W, H, 2ω+1]
+        win = win.permute(0, 1, 2, 4, 3)  # [N, L, W, 2ω+1, H]
+        keys = self.k(win).view(N, L, W, 2 * w_ + 1, k_, dh)
+        vals = self.v(win).view(N, L, W, 2 * w_ + 1, k_, dh)
+        scores = torch.einsum("nlwkd,nlwjkd->nlwkj", q, keys) / dh**0.5
+        m = mask.unsqueeze(3)  # [N, L, W, 1, 2ω+1]
+        scores = scores.masked_fill(~m, -1e9)
+        attn = torch.softmax(scores, -1) * m  # rows with no valid partner give zeros
+        ctx = torch.einsum("nlwkj,nlwjkd->nlwkd", attn, vals).reshape(N, L, W, H)
+        return self.o(ctx)
+
+    def forward(self, X: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
+        N, L, _ = X.shape
+        inner = min(width + self.window, L)  # ω extra widths so cropping changes nothing
+        HB = self.span_tensor(X, inner)
+        mask = band_mask(lengths.to(X.device), L, inner, self.window).to(X.device)
+        HG = self.norm(HB + self.dropout(self.local_attention(HB, mask)))
+        logits = self.out(HB + HG)
+        return logits[:, :, :width]
+
+
+def decode_spans(
+    probs,
+    lengths: List[int],
+    threshold: float,
+    nested: bool,
+) -> List[List[Tuple[int, int, int, float]]]:
+    """Greedy decoding per chunk: ``(start, end_exclusive, label index, score)``.
+
+    ``probs`` is ``[N, L, W, n_target]`` (extension channels already removed). A span is a
+    candidate when its best target probability exceeds ``threshold``; candidates are
+    accepted by decreasing score when they do not clash with an accepted span (flat: any
+    overlap; nested: crossing without containment).
+    """
+    import numpy
+
+    out = []
+    for k, n in enumerate(lengths):
+        p = numpy.asarray(probs[k])
+        best = p.argmax(-1)
+        score = p.max(-1)
+        starts, widths = numpy.nonzero(score > threshold)
+        cands = []
+        for i, w in zip(starts.tolist(), widths.tolist()):
+            if i + w < n:
+                cands.append((float(score[i, w]), i, i + w + 1, int(best[i, w])))
+        out.append(select_spans(cands, nested))
+    return out
+
+
+def select_spans(cands, nested: bool) -> List[Tuple[int, int, int, float]]:
+    """Accept ``(score, start, end, label)`` candidates greedily by score."""
+    kept: List[Tuple[int, int, int, float]] = []
+    for score, s, e, label in sorted(cands, key=lambda c: (-c[0], c[1], c[2])):
+        ok = True
+        for ks, ke, _, _ in kept:
+            overlap = s < ke and ks < e
+            if not overlap:
+                continue
+            contained = (ks <= s and e <= ke) or (s <= ks and ke <= e)
+            if not nested or not contained or (ks, ke) == (s, e):
+                ok = False
+                break
+        if ok:
+            kept.append((s, e, label, score))
+    return sorted(kept)
+

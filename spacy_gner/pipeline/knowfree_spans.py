@@ -1,5 +1,323 @@
-"""The ``knowfree_spans`` component (issue 5). IN PROGRESS."""
+"""The ``knowfree_spans`` component: KnowFREE span model with nested entities.
+
+Targets come from ``doc.spans[spans_key]`` of the training docs (``doc.ents`` when the
+docs have no such group). *Extension labels* — LLM-produced spans under
+``doc.spans[extension_key]`` such as ``ENT:person``, ``POS:NOUN``, ``SEG`` — are extra
+output channels learned with weight α_i = 0.5 · Ĉ / C_i (Ĉ = mean corpus count of the
+target labels, C_i = count of extension label i, computed at ``initialize``) and masked
+out at inference: they can never be predicted. A label seen only under the extension key
+is an extension label. Docs with ``doc.user_data["synthetic"]`` set (the explanation
+sentences of the KnowFREE workflow) are weighted by β (``synthetic_weight``).
+
+Predictions go to ``doc.spans[spans_key]`` with ``attrs["scores"]``; ``mode = "nested"``
+keeps properly nested spans, ``"flat"`` removes all clashes (and can write ``doc.ents``).
+Like spaCy's ``spancat``, the default config carries its own CNN tok2vec, so
+``nlp.add_pipe("knowfree_spans")`` works on a blank pipeline; any tok2vec or
+transformer listener can replace it. This module never imports torch.
+"""
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, SpanGroup
+from spacy.training import Example, validate_examples
+from spacy.util import ensure_path
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+
+from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
+from ..errors import Errors
+from ..util import set_entities, spans_from_tuples
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "spacy_gner.KnowFree.v1"
+hidden_size = 200
+biaffine_heads = 4
+attention_heads = 10
+window = 3
+width_embedding = 200
+max_span_width = 0
+dropout = 0.1
+max_length = 128
+chunk_overlap = 16
+
+[model.tok2vec]
+@architectures = "spacy.Tok2Vec.v2"
+
+[model.tok2vec.embed]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = 96
+rows = [5000, 1000, 2500, 2500]
+attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+include_static_vectors = false
+
+[model.tok2vec.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = 96
+window_size = 1
+maxout_pieces = 3
+depth = 4
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+SpanResult = Tuple[int, int, str, float]
 
 
-def make_knowfree_spans(*args, **kwargs):
-    raise NotImplementedError("make_knowfree_spans is being written")
+@Language.factory(
+    "knowfree_spans",
+    assigns=["doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": "sc",
+        "extension_key": EXTENSION_KEY,
+        "threshold": 0.5,
+        "mode": "nested",
+        "write_ents": False,
+        "overwrite_ents": False,
+        "synthetic_weight": 0.4,
+        "extension_scale": 0.5,
+        "scorer": {"@scorers": "spacy_gner.spans_scorer.v1"},
+    },
+    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+)
+def make_knowfree_spans(
+    nlp: Language,
+    name: str,
+    model: Model,
+    spans_key: str,
+    extension_key: str,
+    threshold: float,
+    mode: str,
+    write_ents: bool,
+    overwrite_ents: bool,
+    synthetic_weight: float,
+    extension_scale: float,
+    scorer: Optional[Callable],
+) -> "KnowFreeSpans":
+    """Create a ``knowfree_spans`` component (see the module docstring)."""
+    if mode not in ("nested", "flat"):
+        raise ValueError(Errors.E301.format(mode=mode))
+    return KnowFreeSpans(
+        nlp.vocab,
+        model,
+        name,
+        spans_key=spans_key,
+        extension_key=extension_key,
+        threshold=threshold,
+        mode=mode,
+        write_ents=write_ents,
+        overwrite_ents=overwrite_ents,
+        synthetic_weight=synthetic_weight,
+        extension_scale=extension_scale,
+        scorer=scorer,
+    )
+
+
+class KnowFreeSpans(TrainablePipe):
+    def __init__(self, vocab: Vocab, model: Model, name: str = "knowfree_spans", *, scorer=None, **cfg: Any):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {"labels": [], "extension_labels": [], "extension_weights": [], **cfg}
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """The target labels (extension labels are never predicted)."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def extension_labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["extension_labels"])
+
+    def add_label(self, label: str) -> int:
+        if label in self.cfg["labels"]:
+            return 0
+        self.cfg["labels"].append(label)
+        return 1
+
+    # --- data helpers ---------------------------------------------------------------
+
+    def _gold_target_spans(self, doc: Doc):
+        key = self.cfg["spans_key"]
+        return doc.spans[key] if key in doc.spans else doc.ents
+
+    def _gold_extension_spans(self, doc: Doc):
+        key = self.cfg["extension_key"]
+        return doc.spans[key] if key and key in doc.spans else []
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+        extension_labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Collect target and extension labels with their corpus counts, derive the
+        extension weights α_i = scale · Ĉ / C_i, and size the output layer."""
+        from ..ml.knowfree import ensure_head
+
+        validate_examples(get_examples(), "KnowFreeSpans.initialize")
+        target_counts: Counter = Counter()
+        ext_counts: Counter = Counter()
+        sample = []
+        for eg in get_examples():
+            if len(sample) < 10:
+                sample.append(eg.reference)
+            target_counts.update(s.label_ for s in self._gold_target_spans(eg.reference))
+            ext_counts.update(s.label_ for s in self._gold_extension_spans(eg.reference))
+        targets = list(labels) if labels is not None else sorted(target_counts)
+        exts = list(extension_labels) if extension_labels is not None else sorted(set(ext_counts) - set(targets))
+        c_hat = numpy.mean([target_counts[t] for t in targets]) if targets and target_counts else 1.0
+        scale = self.cfg["extension_scale"]
+        self.cfg["labels"] = targets
+        self.cfg["extension_labels"] = exts
+        self.cfg["extension_weights"] = [float(scale * c_hat / max(ext_counts[e], 1)) for e in exts]
+        if not sample:
+            sample = [Doc(self.vocab, words=["x"])]
+        head = self.model.get_ref("head")
+        head.set_dim("nO", max(1, len(targets) + len(exts)), force=True)
+        self.model.initialize(X=sample)
+        self.cfg["nI"] = head.get_dim("nI")
+        ensure_head(self.model, max(1, len(targets) + len(exts)))
+
+    # --- training -------------------------------------------------------------------
+
+    def _channel_weights(self):
+        return numpy.asarray([1.0] * len(self.labels) + list(self.cfg["extension_weights"]), dtype="f")
+
+    def get_loss(self, examples: Sequence[Example], outputs) -> Tuple[float, Any]:
+        """Weighted binary cross-entropy over all valid spans and every channel."""
+        logits, chunks = outputs
+        ops = self.model.ops
+        z = ops.to_numpy(logits)
+        if z.size == 0:
+            return 0.0, ops.alloc4f(*logits.shape)
+        N, L, W, C = z.shape
+        index = {label: k for k, label in enumerate(self.labels + self.extension_labels)}
+        target = numpy.zeros_like(z)
+        valid = numpy.zeros((N, L, W), dtype="f")
+        doc_weight = numpy.ones((N, 1, 1, 1), dtype="f")
+        gold_by_doc = []
+        for eg in examples:
+            spans = [(s.start, s.end, s.label_) for s in eg.get_aligned_spans_y2x(self._gold_target_spans(eg.reference), allow_overlap=True)]
+            spans += [
+                (s.start, s.end, s.label_)
+                for s in eg.get_aligned_spans_y2x(self._gold_extension_spans(eg.reference), allow_overlap=True)
+            ]
+            gold_by_doc.append((spans, bool(eg.reference.user_data.get(SYNTHETIC_KEY))))
+        for k, (d, cs, ce) in enumerate(chunks):
+            n = ce - cs
+            for i in range(n):
+                valid[k, i, : min(W, n - i)] = 1.0
+            spans, synthetic = gold_by_doc[d]
+            if synthetic:
+                doc_weight[k] = self.cfg["synthetic_weight"]
+            for s, e, label in spans:
+                if label in index and cs <= s and e <= ce and e - s - 1 < W:
+                    target[k, s - cs, e - s - 1, index[label]] = 1.0
+        weights = valid[..., None] * self._channel_weights()[None, None, None, :C] * doc_weight
+        prob = 1.0 / (1.0 + numpy.exp(-z))
+        eps = 1e-7
+        bce = -(target * numpy.log(prob + eps) + (1 - target) * numpy.log(1 - prob + eps))
+        norm = max(float(valid.sum()), 1.0)
+        loss = float((bce * weights).sum() / norm)
+        grad = ((prob - target) * weights / norm).astype("f")
+        return loss, ops.asarray4f(grad)
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "KnowFreeSpans.update")
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        outputs, backprop = self.model.begin_update(docs)
+        loss, d_logits = self.get_loss(examples, outputs)
+        backprop((d_logits, None))
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    # --- prediction -----------------------------------------------------------------
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[SpanResult]]:
+        from ..ml.knowfree import select_spans
+
+        docs = list(docs)
+        if not any(len(doc) for doc in docs) or not self.labels:
+            return [[] for _ in docs]
+        logits, chunks = self.model.predict(docs)
+        n_target = len(self.labels)
+        z = self.model.ops.to_numpy(logits)[..., :n_target]  # extension channels masked out
+        probs = 1.0 / (1.0 + numpy.exp(-z))
+        best = probs.argmax(-1)
+        score = probs.max(-1)
+        nested = self.cfg["mode"] == "nested"
+        # candidates from every chunk, in doc coordinates; a chunk's span that runs into
+        # its cut edge loses to the neighbour that saw the whole span
+        per_doc: List[Dict[Tuple[int, int], Tuple]] = [dict() for _ in docs]
+        for k, (d, cs, ce) in enumerate(chunks):
+            n = ce - cs
+            truncated_edge = ce < len(docs[d])
+            starts, widths = numpy.nonzero(score[k] > self.cfg["threshold"])
+            for i, w in zip(starts.tolist(), widths.tolist()):
+                if i + w >= n:
+                    continue
+                s, e = cs + i, cs + i + w + 1
+                rank = (not (truncated_edge and e == ce), float(score[k, i, w]))
+                if (s, e) not in per_doc[d] or rank > per_doc[d][(s, e)][0]:
+                    per_doc[d][(s, e)] = (rank, int(best[k, i, w]))
+        results = []
+        for cands in per_doc:
+            flat = [(rank[1] + (0 if rank[0] else -1.0), s, e, label) for (s, e), (rank, label) in cands.items()]
+            kept = select_spans(flat, nested)
+            results.append(
+                [(s, e, self.labels[label], float(cands[(s, e)][0][1])) for s, e, label, _ in kept]
+            )
+        return results
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:
+        key = self.cfg["spans_key"]
+        for doc, spans in zip(docs, predictions):
+            objs = spans_from_tuples(doc, [(s, e, label) for s, e, label, _ in spans])
+            group = SpanGroup(doc, name=key, spans=objs)
+            group.attrs["scores"] = [score for _, _, _, score in spans]
+            doc.spans[key] = group
+            if self.cfg["mode"] == "flat" and self.cfg["write_ents"]:
+                set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
+
+    # --- serialization --------------------------------------------------------------
+
+    def to_disk(self, path, *, exclude: Iterable[str] = tuple()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / "cfg", self.cfg)
+        self.model.to_disk(path / "model")
+
+    def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "KnowFreeSpans":
+        from ..ml.knowfree import ensure_head
+
+        path = ensure_path(path)
+        self.cfg.update(srsly.read_json(path / "cfg"))
+        head = self.model.get_ref("head")
+        if "nI" in self.cfg and not head.has_dim("nI"):
+            head.set_dim("nI", self.cfg["nI"])
+        ensure_head(self.model, max(1, len(self.labels) + len(self.extension_labels)))
+        self.model.from_disk(path / "model")
+        return self
