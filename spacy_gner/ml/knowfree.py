@@ -203,13 +203,12 @@ class KnowFreeScorer(nn.Module):
         e_h = torch.cat([e.view(N, L, self.hb, d), ones], -1)
         # pad ends so that every (i, w) indexes a row; out-of-range ends are masked later
         e_pad = torch.cat([e_h, e_h.new_zeros(N, W, self.hb, d + 1)], 1)
-        e_lin = torch.cat([e, e.new_zeros(N, W, H)], 1)
+        e_lin = torch.cat([e @ self.linear.weight[:, H:].T, e.new_zeros(N, W, H)], 1)
         idx = (torch.arange(L).view(L, 1) + torch.arange(W).view(1, W)).to(X.device)  # [L, W]
         e_band = e_pad[:, idx]  # [N, L, W, h, d+1]
         left = torch.einsum("nlhe,hoef->nlhof", s_h, self.U)  # [N, L, h, d, d+1]
         bi = torch.einsum("nlhof,nlwhf->nlwho", left, e_band).reshape(N, L, W, H)
-        lin_s, lin_e = self.linear.weight[:, :H], self.linear.weight[:, H:]
-        lin = (s @ lin_s.T).unsqueeze(2) + (e_lin[:, idx] @ lin_e.T) + self.linear.bias
+        lin = (s @ self.linear.weight[:, :H].T).unsqueeze(2) + e_lin[:, idx] + self.linear.bias
         widths = torch.arange(W, device=X.device).clamp(max=self.width_emb.num_embeddings - 1)
         return bi + lin + self.width_proj(self.width_emb(widths)).view(1, 1, W, H)
 
@@ -218,12 +217,13 @@ class KnowFreeScorer(nn.Module):
         k_, w_ = self.ha, self.window
         dh = H // k_
         q = self.q(HB).view(N, L, W, k_, dh)
-        pad = HB.new_zeros(N, L, w_, H)
-        Hp = torch.cat([pad, HB, pad], 2)  # [N, L, W + 2ω, H]
-        win = Hp.unfold(2, 2 * w_ + 1, 1)  # [N, L, W, H, 2ω+1]
-        win = win.permute(0, 1, 2, 4, 3)  # [N, L, W, 2ω+1, H]
-        keys = self.k(win).view(N, L, W, 2 * w_ + 1, k_, dh)
-        vals = self.v(win).view(N, L, W, 2 * w_ + 1, k_, dh)
+
+        def windows(t):  # [N, L, W, H] -> [N, L, W, 2ω+1, k, dh]: neighbours along the row
+            pad = t.new_zeros(N, L, w_, H)
+            win = torch.cat([pad, t, pad], 2).unfold(2, 2 * w_ + 1, 1)  # [N, L, W, H, 2ω+1]
+            return win.permute(0, 1, 2, 4, 3).reshape(N, L, W, 2 * w_ + 1, k_, dh)
+
+        keys, vals = windows(self.k(HB)), windows(self.v(HB))
         scores = torch.einsum("nlwkd,nlwjkd->nlwkj", q, keys) / dh**0.5
         m = mask.unsqueeze(3)  # [N, L, W, 1, 2ω+1]
         scores = scores.masked_fill(~m, -1e9)

@@ -192,7 +192,9 @@ class KnowFreeSpans(TrainablePipe):
         return numpy.asarray([1.0] * len(self.labels) + list(self.cfg["extension_weights"]), dtype="f")
 
     def get_loss(self, examples: Sequence[Example], outputs) -> Tuple[float, Any]:
-        """Weighted binary cross-entropy over all valid spans and every channel."""
+        """Weighted binary cross-entropy summed over the valid spans and channels of each
+        chunk, averaged over chunks (a mean over all spans would shrink the gradient with
+        the square of the sentence length, since almost every span is negative)."""
         logits, chunks = outputs
         ops = self.model.ops
         z = ops.to_numpy(logits)
@@ -225,7 +227,7 @@ class KnowFreeSpans(TrainablePipe):
         prob = 1.0 / (1.0 + numpy.exp(-z))
         eps = 1e-7
         bce = -(target * numpy.log(prob + eps) + (1 - target) * numpy.log(1 - prob + eps))
-        norm = max(float(valid.sum()), 1.0)
+        norm = float(max(N, 1))
         loss = float((bce * weights).sum() / norm)
         grad = ((prob - target) * weights / norm).astype("f")
         return loss, ops.asarray4f(grad)
