@@ -58,6 +58,20 @@ class Errors(metaclass=ErrorsWithCodes):
             "only: use nlp.to_disk()/spacy.load() instead of to_bytes()/from_bytes().")
     E103 = ("decoding={decoding!r} is not available: choose 'free' or 'constrained'.")
     # --- unmasked_llm_tagger (E2xx) ---
+    E201 = ("Unmasking config {config!r} must be a string of '0'/'1' with one digit per layer "
+            "group ({groups} groups; first digit = group nearest the input), e.g. '0110', or a "
+            "list of layer indices.")
+    E202 = ("Cannot split {n} decoder layers into {groups} groups: use fewer groups.")
+    E203 = ("Unmasking layer indices {layers} are out of range for a model with {n} layers.")
+    E204 = ("apply_unmasking supports decoder-only models of the types {supported}; got "
+            "model_type={model_type!r}. Other architectures are refused rather than silently "
+            "left causal.")
+    E205 = ("attn_implementation={impl!r} ignores custom attention masks, so layers cannot be "
+            "unmasked. Load the model with attn_implementation='sdpa' or 'eager'.")
+    E206 = ("QLoRA (quantization='nf4') needs a CUDA device and the bitsandbytes package; "
+            "{reason}. Use quantization = null on CPU.")
+    E207 = ("Component {name!r} has no model loaded yet: call nlp.initialize() or spacy.load() "
+            "a trained pipeline.")
     # --- knowfree_spans (E3xx) ---
     E301 = ("knowfree_spans mode must be 'nested' or 'flat', got {mode!r}.")
     # --- spacy-llm workflow (E4xx) ---
