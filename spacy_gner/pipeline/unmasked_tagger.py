@@ -1,5 +1,323 @@
-"""The ``unmasked_llm_tagger`` component (issue 4). IN PROGRESS."""
+"""The ``unmasked_llm_tagger`` component: a decoder-only LLM as a BIO token classifier.
+
+Loss and prediction use the first sub-token of each word (the others are ignored);
+BIO labels are collected from the training data; predictions are repaired and written to
+``doc.ents`` (other components' entities are kept unless ``overwrite_ents``). Docs longer
+than ``max_length`` tokens are cut into word windows that fit (``window_overlap`` words
+shared) and merged back. Saving writes the LoRA adapter, the head, the tokenizer and the
+base-model *reference*, never the frozen base weights; ``export_merged`` writes a full
+merged model for deployment. This module never imports torch.
+"""
+import json
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
+from spacy.util import ensure_path
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer
+
+from ..errors import Errors
+from ..schema.bio import bio_to_spans, repair_bio
+from ..util import doc_to_bio, merge_chunk_spans, set_entities, spans_from_tuples
+
+DEFAULT_MODEL = {
+    "@architectures": "spacy_gner.UnmaskedTagger.v1",
+    "name": "mistralai/Mistral-7B-v0.1",
+    "unmask": "1111",
+    "groups": 4,
+    "lora_r": 64,
+    "lora_alpha": 16,
+    "lora_dropout": 0.1,
+    "target_modules": ["q_proj", "v_proj"],
+    "quantization": None,
+    "head_dropout": 0.1,
+    "attn_implementation": "sdpa",
+    "device": "auto",
+}
 
 
-def make_unmasked_tagger(*args, **kwargs):
-    raise NotImplementedError("make_unmasked_tagger is being written")
+@Language.factory(
+    "unmasked_llm_tagger",
+    assigns=["doc.ents"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "max_length": 128,
+        "window_overlap": 8,
+        "batch_size": 16,
+        "overwrite_ents": False,
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_unmasked_tagger(
+    nlp: Language,
+    name: str,
+    model: Model,
+    max_length: int,
+    window_overlap: int,
+    batch_size: int,
+    overwrite_ents: bool,
+    scorer: Optional[Callable],
+) -> "UnmaskedTagger":
+    return UnmaskedTagger(
+        nlp.vocab,
+        model,
+        name,
+        max_length=max_length,
+        window_overlap=window_overlap,
+        batch_size=batch_size,
+        overwrite_ents=overwrite_ents,
+        scorer=scorer,
+    )
+
+
+Window = Tuple[int, int]
+
+
+class UnmaskedTagger(TrainablePipe):
+    def __init__(self, vocab: Vocab, model: Model, name: str = "unmasked_llm_tagger", *, scorer=None, **cfg: Any):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {"tags": [], **cfg}
+        self.net = None
+        self.tokenizer = None
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(sorted({t[2:] for t in self.cfg["tags"] if t != "O"}))
+
+    def add_label(self, label: str) -> int:
+        if label in self.labels:
+            return 0
+        self.cfg["tags"] = sorted(set(self.cfg["tags"]) | {"O", "B-" + label, "I-" + label})
+        return 1
+
+    # --- model --------------------------------------------------------------------
+
+    def _attach(self, net, tokenizer) -> None:
+        from thinc.api import PyTorchShim
+
+        self.net, self.tokenizer = net, tokenizer
+        self.model.shims[:] = [PyTorchShim(net)]
+
+    def _require(self):
+        if self.net is None:
+            raise ValueError(Errors.E207.format(name=self.name))
+        return self.net
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels: Optional[Sequence[str]] = None) -> None:
+        """Collect BIO tags from the data (or ``labels``) and build base + LoRA + head."""
+        from ..ml.tagger import build_net
+
+        types = set(labels or [])
+        if not labels and get_examples is not None:
+            validate_examples(get_examples(), "UnmaskedTagger.initialize")
+            for eg in get_examples():
+                types.update(e.label_ for e in eg.reference.ents)
+        self.cfg["tags"] = ["O"] + [f"{p}-{t}" for t in sorted(types) for p in "BI"]
+        self._attach(*build_net(self.model.attrs, len(self.cfg["tags"])))
+
+    # --- encoding -----------------------------------------------------------------
+
+    def _windows(self, word_ids: List[List[int]]) -> List[Window]:
+        """Word windows whose first sub-tokens fit in ``max_length`` (BOS included); words
+        beyond the budget start the next window, ``window_overlap`` words earlier."""
+        budget = self.cfg["max_length"] - 1
+        n = len(word_ids)
+        windows: List[Window] = []
+        start = 0
+        while start < n:
+            end, used = start, 0
+            while end < n and (used + len(word_ids[end]) <= budget or end == start):
+                used += min(len(word_ids[end]), budget)
+                end += 1
+            windows.append((start, end))
+            if end >= n:
+                break
+            start = max(start + 1, end - self.cfg["window_overlap"])
+        return windows
+
+    def _encode(self, word_ids: List[List[int]], window: Window, tags: Optional[List[str]] = None):
+        """Input ids (BOS + sub-tokens) and, per word, the position of its first sub-token."""
+        bos = self.tokenizer.bos_token_id
+        ids = [bos] if bos is not None else []
+        first: List[Optional[int]] = []
+        for w in range(*window):
+            pieces = word_ids[w][: self.cfg["max_length"] - 1]
+            first.append(len(ids) if pieces else None)
+            ids.extend(pieces)
+        ids = ids[: self.cfg["max_length"]]
+        first = [f if f is not None and f < len(ids) else None for f in first]
+        labels = None
+        if tags is not None:
+            index = {t: k for k, t in enumerate(self.cfg["tags"])}
+            labels = [-100] * len(ids)
+            for k, w in enumerate(range(*window)):
+                if first[k] is not None:
+                    labels[first[k]] = index.get(tags[w], 0)
+        return ids, first, labels
+
+    def _batch(self, rows: List[List[int]], value: int):
+        import torch
+
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), value, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[k, : len(r)] = 1
+        device = next(self.net.head.parameters()).device
+        return ids.to(device), mask.to(device)
+
+    # --- training -----------------------------------------------------------------
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None, losses=None):
+        """Cross-entropy on the first sub-token of each word; only LoRA and head train."""
+        import torch
+
+        from ..ml.tagger import encode_words
+
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "UnmaskedTagger.update")
+        net = self._require()
+        rows, label_rows = [], []
+        for eg in examples:
+            doc = eg.reference
+            if not len(doc):
+                continue
+            tags = doc_to_bio(doc)
+            word_ids = encode_words(self.tokenizer, [t.text for t in doc])
+            for window in self._windows(word_ids):
+                ids, _, labels = self._encode(word_ids, window, tags)
+                if ids:
+                    rows.append(ids)
+                    label_rows.append(labels)
+        if not rows:
+            return losses
+        net.train()
+        ids, mask = self._batch(rows, self.tokenizer.pad_token_id)
+        labels, _ = self._batch(label_rows, -100)
+        logits = net(ids, mask)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+        loss.backward()
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += float(loss.detach().cpu())
+        return losses
+
+    # --- prediction ---------------------------------------------------------------
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        stream = iter(stream)
+        while True:
+            docs = list(islice(stream, batch_size))
+            if not docs:
+                return
+            self.set_annotations(docs, self.predict(docs))
+            yield from docs
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[Tuple[int, int, str]]]:
+        import torch
+
+        from ..ml.tagger import encode_words
+
+        docs = list(docs)
+        net = self._require()
+        net.eval()
+        jobs = []  # (doc index, window, ids, first positions)
+        windows_per_doc: List[List[Window]] = [[] for _ in docs]
+        for d, doc in enumerate(docs):
+            if not len(doc):
+                continue
+            word_ids = encode_words(self.tokenizer, [t.text for t in doc])
+            for window in self._windows(word_ids):
+                ids, first, _ = self._encode(word_ids, window)
+                windows_per_doc[d].append(window)
+                jobs.append((d, window, ids, first))
+        spans_per_doc: List[List] = [[] for _ in docs]
+        order = sorted(range(len(jobs)), key=lambda k: len(jobs[k][2]))
+        results: Dict[int, List[str]] = {}
+        with torch.no_grad():
+            for start in range(0, len(order), self.cfg["batch_size"]):
+                idx = order[start : start + self.cfg["batch_size"]]
+                ids, mask = self._batch([jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
+                best = net(ids, mask).argmax(-1).cpu().tolist()
+                for row, k in enumerate(idx):
+                    first = jobs[k][3]
+                    results[k] = [self.cfg["tags"][best[row][f]] if f is not None else "O" for f in first]
+        for k, (d, window, _, _) in enumerate(jobs):
+            tags = repair_bio(results[k])
+            spans_per_doc[d].append([(s + window[0], e + window[0], lab) for s, e, lab in bio_to_spans(tags)])
+        return [
+            merge_chunk_spans(windows_per_doc[d], spans_per_doc[d], len(doc)) if windows_per_doc[d] else []
+            for d, doc in enumerate(docs)
+        ]
+
+    def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
+        for doc, spans in zip(docs, predictions):
+            set_entities(doc, spans_from_tuples(doc, spans), overwrite=self.cfg["overwrite_ents"])
+
+    # --- serialization ------------------------------------------------------------
+
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        """``cfg.json`` (tags + base-model reference), ``adapter/`` (peft), ``head.safetensors``,
+        ``tokenizer/``. The frozen base weights are not copied."""
+        from safetensors.torch import save_file
+
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = {**self.cfg, "base_model": self.model.attrs["name"]}
+        (path / "cfg.json").write_text(json.dumps(cfg, indent=2), encoding="utf8")
+        if self.net is not None:
+            self.net.base.save_pretrained(str(path / "adapter"))
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.net.head.state_dict().items()}, str(path / "head.safetensors"))
+            self.tokenizer.save_pretrained(str(path / "tokenizer"))
+
+    def from_disk(self, path, *, exclude=tuple()) -> "UnmaskedTagger":
+        from safetensors.torch import load_file
+
+        from ..ml.tagger import build_net
+
+        path = ensure_path(path)
+        self.cfg.update(json.loads((path / "cfg.json").read_text(encoding="utf8")))
+        if (path / "adapter").exists():
+            attrs = {**self.model.attrs, "name": self.cfg["base_model"]}
+            net, _ = build_net(attrs, len(self.cfg["tags"]), adapter_dir=path / "adapter")
+            net.head.load_state_dict(load_file(str(path / "head.safetensors")))
+            from ..ml.hf import load_tokenizer
+
+            tokenizer = load_tokenizer(path / "tokenizer", local_only=True)
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+            self._attach(net, tokenizer)
+        return self
+
+    def export_merged(self, path) -> None:
+        """Write a deployable copy: base with the LoRA weights merged in (HF directory),
+        the head and the tokenizer."""
+        from safetensors.torch import save_file
+
+        net = self._require()
+        path = ensure_path(path)
+        import copy
+
+        merged = copy.deepcopy(net.base).merge_and_unload()  # the live adapter stays trainable
+        merged.save_pretrained(str(path / "model"), safe_serialization=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in net.head.state_dict().items()}, str(path / "head.safetensors"))
+        self.tokenizer.save_pretrained(str(path / "model"))
+        (path / "tags.json").write_text(json.dumps(self.cfg["tags"]), encoding="utf8")
+
+    def to_bytes(self, *, exclude=tuple()):
+        raise NotImplementedError(Errors.E102.format(name=self.name))
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()):
+        raise NotImplementedError(Errors.E102.format(name=self.name))
