@@ -9,8 +9,7 @@ base-model *reference*, never the frozen base weights; ``export_merged`` writes 
 merged model for deployment. This module never imports torch.
 """
 import json
-from itertools import islice
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
@@ -215,15 +214,6 @@ class UnmaskedTagger(TrainablePipe):
         return losses
 
     # --- prediction ---------------------------------------------------------------
-
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        stream = iter(stream)
-        while True:
-            docs = list(islice(stream, batch_size))
-            if not docs:
-                return
-            self.set_annotations(docs, self.predict(docs))
-            yield from docs
 
     def predict(self, docs: Iterable[Doc]) -> List[List[Tuple[int, int, str]]]:
         import torch
