@@ -67,6 +67,10 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 SpanResult = Tuple[int, int, str, float]
 
 
+def _sigmoid(z):
+    return numpy.exp(-numpy.logaddexp(0.0, -z))
+
+
 @Language.factory(
     "knowfree_spans",
     assigns=["doc.spans"],
@@ -224,9 +228,8 @@ class KnowFreeSpans(TrainablePipe):
                 if label in index and cs <= s and e <= ce and e - s - 1 < W:
                     target[k, s - cs, e - s - 1, index[label]] = 1.0
         weights = valid[..., None] * self._channel_weights()[None, None, None, :C] * doc_weight
-        prob = 1.0 / (1.0 + numpy.exp(-z))
-        eps = 1e-7
-        bce = -(target * numpy.log(prob + eps) + (1 - target) * numpy.log(1 - prob + eps))
+        prob = _sigmoid(z)
+        bce = numpy.logaddexp(0.0, z) - target * z  # stable -[y log p + (1 - y) log(1 - p)]
         norm = float(max(N, 1))
         loss = float((bce * weights).sum() / norm)
         grad = ((prob - target) * weights / norm).astype("f")
@@ -267,7 +270,7 @@ class KnowFreeSpans(TrainablePipe):
         logits, chunks = self.model.predict(docs)
         n_target = len(self.labels)
         z = self.model.ops.to_numpy(logits)[..., :n_target]  # extension channels masked out
-        probs = 1.0 / (1.0 + numpy.exp(-z))
+        probs = _sigmoid(z)
         best = probs.argmax(-1)
         score = probs.max(-1)
         nested = self.cfg["mode"] == "nested"
