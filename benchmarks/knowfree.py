@@ -93,7 +93,7 @@ def main():
     labels = sorted({e.label_ for d in train_all for e in d.ents})
     print(f"\n## (a) CoNLL-2003, strict test F1 on the first {len(test)} test sentences (doc.ents)")
     print(f"{'train sents':>12}{'ner F1':>10}{'knowfree F1':>13}{'delta':>8}{'ner train s':>13}{'kf train s':>12}")
-    for size in [int(x) for x in args.sizes.split(",")]:
+    for size in [int(x) for x in args.sizes.split(",") if x]:
         row = []
         times = []
         for kind in ("ner", "knowfree_flat"):
