@@ -17,7 +17,10 @@ class ErrorsWithCodes(type):
 
 class Warnings(metaclass=ErrorsWithCodes):
     # --- foundation ---
-    W001 = "Repaired {n} invalid BIO tag(s) in {where}: {examples}"
+    W001 = ("Repaired {n} invalid BIO tag(s) in {where} ({examples}): an I-x without its "
+            "B-x, or a type switch inside an entity, now opens a new entity. No word was dropped.")
+    W002 = ("The label list of {source} lacks the type(s) {missing} used in the annotation; "
+            "they were appended to the label list.")
     # --- gner_generator (W1xx) ---
     # --- unmasked_llm_tagger (W2xx) ---
     # --- knowfree_spans (W3xx) ---
@@ -46,6 +49,10 @@ class Errors(metaclass=ErrorsWithCodes):
             ".jsonl/.json with GNER records, or .jsonl/.jsonlines with span records "
             "('tokens' + 'entity_mentions'), or pass --format explicitly.")
     E014 = ("'limit' must be >= 0, got {limit}.")
+    E015 = ("Unknown corpus format {fmt!r}: choose auto, {formats}.")
+    E016 = ("Cannot read {path} as a .spacy file (DocBin): {err}")
+    E017 = ("Input files {a} and {b} would both be written to {out}: convert them into "
+            "separate output directories or rename one.")
     # --- foundation: scoring / CLI ---
     E020 = ("Unknown scoring mode {mode!r}: choose from {modes}.")
     E021 = ("No documents to evaluate in {path}.")

@@ -51,6 +51,9 @@ def test_padding_never_influences_real_tokens(llama_dir, impl):
         mask = torch.tensor([[1] * 6 + [0] * 3])
         out = _hidden(model, right, mask)[-1]
         assert torch.allclose(out[:, :6], ref, atol=1e-5)
+        left = torch.cat([pad_ids, ids], 1)  # left padding: RoPE is relative, so the shift is harmless
+        out = _hidden(model, left, torch.tensor([[0] * 3 + [1] * 6]))[-1]
+        assert torch.allclose(out[:, 3:], ref, atol=1e-5)
 
 
 @pytest.mark.parametrize("impl", ["eager", "sdpa"])
