@@ -8,18 +8,19 @@ Pure Python. Three levels, cheapest first (GNER paper, §3.3):
 3. otherwise a longest common subsequence (LCS) alignment; input words left unmatched
    get ``O``.
 
-Words are compared case-insensitively (``str.casefold``), after passing each *input* word through ``tokenize``
-(back-tokenization: a model can only write what its tokenizer encodes, e.g. T5 drops
-``ë`` from ``Brontë``).
+Words are compared case-insensitively (``str.casefold``), after passing each *input*
+word through ``tokenize`` (back-tokenization: a model can only write what its tokenizer
+encodes, e.g. T5 drops ``ë`` from ``Brontë``).
 
 The paper's Hunt–Szymanski reduction (LCS -> longest increasing subsequence over all
-matching pairs) is O((r + N) log N) for r matching pairs, which is fine for ordinary
-sentences but degrades to worse than plain O(N²) DP on repetitive text (tables, lists,
+matching pairs) is O((r + N) log N) for r matching pairs, which is fine when few words
+repeat but degrades to worse than plain O(N²) DP on repetitive text (tables, lists,
 "wet wet wet"), where r approaches N². Level 3 here trims the common prefix and suffix,
-then runs Hunt–Szymanski when r is small and otherwise a bit-parallel LCS (Allison–Dix /
-Hyyrö row recurrence on Python integers: one addition, subtraction and a few bitwise
-operations per generated word, ~N²/64 machine-word operations) with a traceback over the
-stored rows. Both return an alignment of maximal length; ``dp_lcs_pairs`` is the O(N·M)
+then runs a bit-parallel LCS (Allison–Dix / Hyyrö row recurrence on Python integers: one
+addition, subtraction and a few bitwise operations per generated word, ~N²/64
+machine-word operations, whatever the repetition) with a traceback over the stored rows;
+only on long inputs with few matching pairs does a cost model pick Hunt–Szymanski
+instead. Both return an alignment of maximal length; ``dp_lcs_pairs`` is the O(N·M)
 reference used by the tests and the benchmark.
 """
 from bisect import bisect_left
@@ -31,9 +32,13 @@ from ..errors import Errors
 Tokenize = Callable[[str], str]
 Pairs = List[Tuple[int, int]]
 
-# Hunt–Szymanski is used while the number of matching pairs stays below this multiple of
-# the sequence lengths; beyond it the bit-parallel LCS is faster (benchmarks/matching.py).
-HS_PAIR_FACTOR = 4
+# Cost model for choosing the level-3 solver, fitted on benchmarks/matching.py (CPython
+# 3.11): Hunt–Szymanski costs about 2 units per matching pair, the bit-parallel LCS about
+# 1 + n / 700 units per generated word (its rows are n-bit integers). Sentence-sized
+# inputs almost always take the bit-parallel path; Hunt–Szymanski only wins when matching
+# pairs are scarce on long inputs (thousands of distinct words).
+HS_COST_PER_PAIR = 2.0
+BP_WORDS_PER_UNIT = 700
 
 
 def cached_tokenize(fn: Tokenize, maxsize: int = 65536) -> Tokenize:
@@ -100,43 +105,60 @@ def hunt_szymanski_pairs(a: Sequence[str], b: Sequence[str], pos: Optional[Dict[
     return pairs
 
 
-def bit_parallel_pairs(a: Sequence[str], b: Sequence[str], pos: Optional[Dict[str, List[int]]] = None) -> Pairs:
+def _bit_masks(a: Sequence[str]) -> Dict[str, int]:
+    """Per distinct word, the integer whose bit ``i`` is set where ``a[i]`` is that word."""
+    masks: Dict[str, int] = {}
+    get = masks.get
+    for i, w in enumerate(a):
+        masks[w] = get(w, 0) | 1 << i
+    return masks
+
+
+def bit_parallel_pairs(a: Sequence[str], b: Sequence[str], masks: Optional[Dict[str, int]] = None) -> Pairs:
     """LCS with the bit-parallel row recurrence and a traceback over the stored rows.
 
-    Bit ``i`` of ``Z_j`` is set when LCS(a[:i+1], b[:j]) > LCS(a[:i], b[:j]), so the DP
-    value L(j, i) is the popcount of the lowest ``i`` bits of ``Z_j``. Tracing back from
-    (j = len(b), i = len(a)): row ``j`` is skipped when L(j-1, i) == L(j, i); otherwise the
-    highest position k < i with a[k] == b[j-1] is part of a longest alignment.
+    ``V_j`` (after ``b[:j]``) has bit ``i`` *clear* when LCS(a[:i+1], b[:j]) >
+    LCS(a[:i], b[:j]), so the DP value L(j, i) is ``i`` minus the popcount of the lowest
+    ``i`` bits of ``V_j``. Row update (Hyyrö): ``U = V & M[b[j]]``, ``V = (V + U) | (V - U)``.
+    Tracing back from (j = len(b), i = len(a)): row ``j`` is skipped when L(j-1, i) ==
+    L(j, i); otherwise ``b[j-1]`` is matched, and the highest k < i with a[k] == b[j-1]
+    keeps L(j-1, k) == L(j, i) - 1 (L is monotone in i), so it lies on a longest alignment.
     """
-    pos = _positions(a) if pos is None else pos
+    masks = _bit_masks(a) if masks is None else masks
     n = len(a)
     full = (1 << n) - 1
-    masks = {w: sum(1 << i for i in idx) for w, idx in pos.items()}
+    get = masks.get
     v = full
-    zero_rows = [0]
+    rows = [v]
+    append = rows.append
     for w in b:
-        u = v & masks.get(w, 0)
+        u = v & get(w, 0)
         v = ((v + u) | (v - u)) & full
-        zero_rows.append(~v & full)
+        append(v)
+    count = n - v.bit_count()  # the LCS length
     pairs: Pairs = []
-    i = n
-    count = zero_rows[-1].bit_count()
-    for j in range(len(b), 0, -1):
-        if count == 0:
+    window, ones = full, n - count  # ones: set bits of V_j below i, i.e. i - L(j, i)
+    for j in range(len(b) - 1, -1, -1):
+        if not count:
             break
-        window = (1 << i) - 1
-        if (zero_rows[j - 1] & window).bit_count() == count:
+        if (rows[j] & window).bit_count() == ones:
             continue
-        k = (masks[b[j - 1]] & window).bit_length() - 1
-        pairs.append((k, j - 1))
-        i = k
+        i = (masks[b[j]] & window).bit_length() - 1
+        pairs.append((i, j))
         count -= 1
+        window = (1 << i) - 1
+        ones = i - count
     pairs.reverse()
     return pairs
 
 
 def lcs_pairs(a: Sequence[str], b: Sequence[str]) -> Pairs:
-    """A longest common subsequence of ``a`` and ``b`` as index pairs, fast on any input."""
+    """A longest common subsequence of ``a`` and ``b`` as index pairs, fast on any input.
+
+    The common prefix and suffix are matched directly; the middle goes to Hunt–Szymanski
+    or the bit-parallel LCS, whichever the cost model (``HS_COST_PER_PAIR``,
+    ``BP_WORDS_PER_UNIT``) says is cheaper for its number of matching pairs.
+    """
     n, m = len(a), len(b)
     lo = 0
     while lo < n and lo < m and a[lo] == b[lo]:
@@ -151,9 +173,11 @@ def lcs_pairs(a: Sequence[str], b: Sequence[str]) -> Pairs:
         return head + tail
     pos = _positions(a_mid)
     r = sum(len(pos.get(w, ())) for w in b_mid)
-    solve = hunt_szymanski_pairs if r <= HS_PAIR_FACTOR * (len(a_mid) + len(b_mid)) else bit_parallel_pairs
-    middle = [(i + lo, j + lo) for i, j in solve(a_mid, b_mid, pos)]
-    return head + middle + tail
+    if HS_COST_PER_PAIR * r < len(b_mid) * (1 + len(a_mid) / BP_WORDS_PER_UNIT):
+        middle = hunt_szymanski_pairs(a_mid, b_mid, pos)
+    else:
+        middle = bit_parallel_pairs(a_mid, b_mid)
+    return head + [(i + lo, j + lo) for i, j in middle] + tail
 
 
 def hierarchical_match(
@@ -165,13 +189,23 @@ def hierarchical_match(
     """One tag per input word: exact match, then in-order subsequence, then LCS alignment.
 
     ``tokenize`` round-trips each input word through the model's tokenizer before the
-    (case-insensitive) comparison; pass a cached function (``cached_tokenize``) since the
-    same words recur. Input words left unmatched get ``"O"``.
+    (case-insensitive) comparison. It is called once per distinct word within a call;
+    since the same words recur across sentences, pass a function cached across calls
+    too (``cached_tokenize``). Input words left unmatched get ``"O"``.
     """
     if len(pred_words) != len(pred_tags):
         raise ValueError(Errors.E002.format(n_words=len(pred_words), n_tags=len(pred_tags)))
     # casefold rather than lower: "µ".upper().lower() != "µ", but casefold agrees
-    src = [(tokenize(w) if tokenize is not None else w).casefold() for w in words]
+    if tokenize is None:
+        src = [w.casefold() for w in words]
+    else:
+        seen: Dict[str, str] = {}
+        src = []
+        for w in words:
+            t = seen.get(w)
+            if t is None:
+                t = seen[w] = tokenize(w).casefold()
+            src.append(t)
     gen = [w.casefold() for w in pred_words]
     if src == gen:
         return list(pred_tags)
