@@ -171,12 +171,13 @@ def lcs_pairs(a: Sequence[str], b: Sequence[str]) -> Pairs:
     a_mid, b_mid = a[lo : n - hi], b[lo : m - hi]
     if not a_mid or not b_mid:
         return head + tail
-    pos = _positions(a_mid)
-    r = sum(len(pos.get(w, ())) for w in b_mid)
+    masks = _bit_masks(a_mid)
+    get = masks.get
+    r = sum(get(w, 0).bit_count() for w in b_mid)
     if HS_COST_PER_PAIR * r < len(b_mid) * (1 + len(a_mid) / BP_WORDS_PER_UNIT):
-        middle = hunt_szymanski_pairs(a_mid, b_mid, pos)
+        middle = hunt_szymanski_pairs(a_mid, b_mid)
     else:
-        middle = bit_parallel_pairs(a_mid, b_mid)
+        middle = bit_parallel_pairs(a_mid, b_mid, masks)
     return head + [(i + lo, j + lo) for i, j in middle] + tail
 
 
