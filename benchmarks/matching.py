@@ -1,12 +1,18 @@
 """Time per sentence of hierarchical matching vs O(N²) DP LCS vs the paper's Hunt–Szymanski.
 
 Noisy "generations" of real sentences from ../shared/data (CoNLL-2003, WikiANN, BC5CDR,
-NCBI train sets): each word is dropped, duplicated, substituted or case-changed with a
-seeded probability, then all three aligners run on the same (input, generation) pairs,
-side by side. Long inputs (100-200 and 1,000 words) concatenate consecutive sentences.
-The worst case is 1,000 words drawn from a handful of tokens (tables, lists, "wet wet wet").
+NCBI test sets): each word is dropped, followed by an inserted word, substituted or
+case-changed with a seeded probability (``--noise``, split evenly between the four), then
+the three aligners run on the same (input, generation) pairs, interleaved repeat by repeat
+so that they see the same machine load. Long inputs (100-200 and 1,000 words) concatenate
+consecutive sentences. The worst case is 1,000 words drawn from a handful of tokens
+(tables, lists, "wet wet wet"), where Hunt–Szymanski's matching pairs approach N².
 
-    python benchmarks/matching.py [--quick] [--noise 0.08]
+Every aligner gets the raw words and does its own case folding, so the times compare
+whole calls; ``hierarchical_match`` also runs its exact and subsequence levels first. The
+script checks that our alignment is as long as the DP LCS on every case.
+
+    python benchmarks/matching.py [--quick] [--noise 0.08] [--seed 0] [--cpu]
 """
 import argparse
 import os
@@ -17,10 +23,20 @@ import sys
 import time
 from pathlib import Path
 
-from spacy_gner.corpora import read_conll
-from spacy_gner.schema.matching import dp_lcs_pairs, hierarchical_match, hunt_szymanski_pairs
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # measure the checkout this script lives in, not another install
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+from spacy_gner.corpora import read_conll  # noqa: E402
+from spacy_gner.schema.matching import (  # noqa: E402
+    dp_lcs_pairs,
+    hierarchical_match,
+    hunt_szymanski_pairs,
+    lcs_pairs,
+)
+
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = ("conll2003", "WikiANN-en", "bc5cdr", "ncbi")
+REPETITIVE_TOKENS = ["wet", "|", "-", "1", "the"]
 
 
 def noisy(words, rng, noise):
@@ -30,7 +46,7 @@ def noisy(words, rng, noise):
         if r < noise / 4:
             continue  # omission
         if r < noise / 2:
-            out += [w, rng.choice(words)]  # addition
+            out += [w, rng.choice(words)]  # insertion
         elif r < 3 * noise / 4:
             out.append(w + "x")  # substitution
         elif r < noise:
@@ -40,77 +56,99 @@ def noisy(words, rng, noise):
     return out
 
 
-def make_cases(words_pool, length, n_cases, rng, noise):
+def window_cases(pool, lengths, rng, noise):
     cases = []
-    while len(cases) < n_cases:
-        start = rng.randrange(0, max(1, len(words_pool) - length))
-        words = words_pool[start : start + length]
-        if len(words) < length:
-            continue
+    for length in lengths:
+        start = rng.randrange(len(pool) - length)
+        words = pool[start : start + length]
         cases.append((words, noisy(words, rng, noise)))
     return cases
 
 
-def bench(fn, cases, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for words, gen in cases:
-            fn(words, gen)
-        times.append((time.perf_counter() - t) / len(cases))
-    return statistics.median(times)
+def ours(words, gen):
+    return hierarchical_match(words, gen, ["O"] * len(gen))
+
+
+def dp(words, gen):
+    return dp_lcs_pairs([w.casefold() for w in words], [w.casefold() for w in gen])
+
+
+def hs(words, gen):
+    return hunt_szymanski_pairs([w.casefold() for w in words], [w.casefold() for w in gen])
+
+
+def time_group(fns, cases, repeats, clock=time.perf_counter):
+    """Median over repeats of the mean time per case (each fn timed once per repeat, in
+    turn) and each fn's outputs."""
+    runs = {fn: [] for fn in fns}
+    outputs = {}
+    for k in range(max(repeats.values())):
+        for fn in fns:
+            if k >= repeats[fn]:
+                continue
+            t = clock()
+            outputs[fn] = [fn(words, gen) for words, gen in cases]
+            runs[fn].append((clock() - t) / len(cases))
+    return {fn: statistics.median(ts) for fn, ts in runs.items()}, outputs
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer cases and repeats (~20 s)")
     ap.add_argument("--noise", type=float, default=0.08)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cpu", action="store_true",
+                    help="time with process_time (CPU time of this process) instead of "
+                         "perf_counter: steadier on a machine shared with other jobs")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    sentences = []
-    for name in ("conll2003", "WikiANN-en", "bc5cdr", "ncbi"):
-        path = DATA / name / "train.txt"
+    sentences, used = [], []
+    for name in DATASETS:
+        path = DATA / name / "test.txt"
         if path.exists():
-            sentences += [w for w, _ in read_conll(path)]
+            sentences += [words for words, _ in read_conll(path)]
+            used.append(name)
     if not sentences:
-        sys.exit(f"No data under {DATA}")
+        sys.exit(f"No data under {DATA} (expected {', '.join(DATASETS)}/test.txt)")
     pool = [w for s in sentences for w in s]  # consecutive sentences, for the long inputs
-    n = 20 if args.quick else 60
-    repeat = 3 if args.quick else 5
-
-    def ours(words, gen):
-        return hierarchical_match(words, gen, ["O"] * len(gen))
-
-    def dp(words, gen):
-        return dp_lcs_pairs([w.lower() for w in words], [w.lower() for w in gen])
-
-    def hs(words, gen):
-        return hunt_szymanski_pairs([w.lower() for w in words], [w.lower() for w in gen])
+    n = 30 if args.quick else 100
+    n_long = 3 if args.quick else 8
+    repeat = 3 if args.quick else 7
 
     groups = []
     for label, lo, hi in (("~20 words", 15, 25), ("~60 words", 50, 70)):
         cands = [s for s in sentences if lo <= len(s) <= hi]
-        picked = [cands[rng.randrange(len(cands))] for _ in range(n)]
+        picked = [rng.choice(cands) for _ in range(n)]
         groups.append((label, [(s, noisy(s, rng, args.noise)) for s in picked]))
-    groups.append(("100-200 words", [c for k in range(n) for c in make_cases(pool, rng.randint(100, 200), 1, rng, args.noise)]))
-    groups.append(("1,000 words", make_cases(pool, 1000, max(3, n // 10), rng, args.noise)))
-    tokens = ["wet", "|", "-", "1", "the"]
+    groups.append(("100-200 words", window_cases(pool, [rng.randint(100, 200) for _ in range(n)], rng, args.noise)))
+    groups.append(("1,000 words", window_cases(pool, [1000] * n_long, rng, args.noise)))
     rep = []
-    for _ in range(max(3, n // 10)):
-        words = [rng.choice(tokens) for _ in range(1000)]
+    for _ in range(n_long):
+        words = [rng.choice(REPETITIVE_TOKENS) for _ in range(1000)]
         rep.append((words, noisy(words, rng, args.noise)))
     groups.append(("1,000 repetitive", rep))
 
-    print(f"# hierarchical matching, python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} cores, noise {args.noise}, seed {args.seed}, median of {repeat} runs, one core")
-    print(f"{'input':<18}{'cases':>6}{'ours ms':>10}{'HS ms':>10}{'DP ms':>11}{'DP/ours':>9}{'HS/ours':>9}")
+    clock = time.process_time if args.cpu else time.perf_counter
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"# hierarchical matching: python {platform.python_version()} ({platform.python_implementation()}), "
+          f"{platform.machine()} {platform.processor() or ''}".rstrip() + f", nproc {nproc}, load average {load}")
+    print(f"# data: {', '.join(used)} test sets ({len(sentences)} sentences); noise {args.noise}, "
+          f"seed {args.seed}; single-threaded; mean {'CPU' if args.cpu else 'wall'} time per "
+          f"sentence ({clock.__name__}), median of {repeat} runs "
+          f"(DP: 1 run at 1,000 words)")
+    print(f"{'input':<18}{'cases':>6}{'avg len':>8}{'ours ms':>10}{'HS ms':>10}{'DP ms':>11}"
+          f"{'HS/ours':>9}{'DP/ours':>9}  longest")
     for label, cases in groups:
-        t_ours = bench(ours, cases, repeat)
-        t_hs = bench(hs, cases, repeat)
-        t_dp = bench(dp, cases, 1 if "1,000" in label else repeat)
-        print(f"{label:<18}{len(cases):>6}{1e3 * t_ours:>10.3f}{1e3 * t_hs:>10.3f}{1e3 * t_dp:>11.3f}"
-              f"{t_dp / t_ours:>9.1f}{t_hs / t_ours:>9.1f}")
+        repeats = {ours: repeat, hs: repeat, dp: 1 if "1,000" in label else repeat}
+        t, outputs = time_group([ours, hs, dp], cases, repeats, clock)
+        longest = all(
+            len(lcs_pairs([w.casefold() for w in a], [w.casefold() for w in b])) == len(ref)
+            for (a, b), ref in zip(cases, outputs[dp])
+        )
+        avg = statistics.mean(len(words) for words, _ in cases)
+        print(f"{label:<18}{len(cases):>6}{avg:>8.0f}{1e3 * t[ours]:>10.3f}{1e3 * t[hs]:>10.3f}"
+              f"{1e3 * t[dp]:>11.3f}{t[hs] / t[ours]:>9.1f}{t[dp] / t[ours]:>9.1f}  {'yes' if longest else 'NO'}")
 
 
 if __name__ == "__main__":
