@@ -18,7 +18,7 @@ def split_tag(tag: str) -> Tuple[str, str]:
     """
     if tag == "O":
         return "O", ""
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI" and tag[2:].strip():
+    if isinstance(tag, str) and len(tag) > 2 and tag[1] == "-" and tag[0] in "BI" and tag[2:].strip():
         return tag[0], tag[2:]
     raise ValueError(Errors.E003.format(tag=tag, i="?"))
 
