@@ -548,7 +548,7 @@ def iter_gold(vocab, path: PathLike, fmt: str = "auto", spans_key: Optional[str]
             items.extend((lambda r=r: _bio_record_doc(vocab, r, spans_key)) for r in read_gner_jsonl(file))
         elif file_fmt == "spans":
             key = spans_key or "sc"
-            items.extend((lambda r=r: doc_from_span_record(vocab, r, key)) for r in read_span_jsonl(file))
+            items.extend((lambda r=r, k=key: doc_from_span_record(vocab, r, k)) for r in read_span_jsonl(file))
         else:
             raise ValueError(Errors.E015.format(fmt=file_fmt, formats=", ".join(FORMATS)))
     return items

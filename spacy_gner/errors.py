@@ -53,10 +53,16 @@ class Errors(metaclass=ErrorsWithCodes):
     E016 = ("Cannot read {path} as a .spacy file (DocBin): {err}")
     E017 = ("Input files {a} and {b} would both be written to {out}: convert them into "
             "separate output directories or rename one.")
+    E018 = ("{path} would be overwritten by its own conversion: choose another output directory.")
     # --- foundation: scoring / CLI ---
     E020 = ("Unknown scoring mode {mode!r}: choose from {modes}.")
     E021 = ("No documents to evaluate in {path}.")
     E022 = ("Pipeline {name!r} has no component that writes {attr}; add one or pass --spans-key.")
+    E023 = ("Cannot load pipeline {name!r}: {err} Give a pipeline directory (written by "
+            "nlp.to_disk() or 'spacy train') or the name of an installed pipeline package.")
+    E024 = ("Give the entity types with --labels or with --labels-file, not both.")
+    E025 = ("Labels file {path}: {problem}. Expected one entity type per line (blank lines "
+            "and lines starting with '#' are skipped) or a JSON list of strings.")
     # --- gner_generator (E1xx) ---
     E101 = ("Component {name!r} has no backbone loaded yet. Call nlp.initialize() (which "
             "loads [components.{name}.model.name], a hub name or local directory) or load a "

@@ -1,4 +1,11 @@
-"""`python -m spacy_gner convert`: corpora (CoNLL BIO, GNER JSONL, span JSONL) -> .spacy."""
+"""`python -m spacy_gner convert`: corpora (CoNLL BIO, GNER JSONL, span JSONL) -> .spacy.
+
+One ``DocBin`` per input file, named after it (``train.txt`` -> ``train.spacy``), with
+user data stored (GNER label lists and dataset names, the synthetic flag). Entities are in
+``doc.ents`` (flat data) and in ``doc.spans[KEY]`` for span JSONL (``KEY`` = ``--spans-key``,
+default ``sc``) or when ``--spans-key`` is given. See ``spacy_gner.corpora`` for the formats.
+"""
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -12,32 +19,53 @@ from . import app
 def convert_cli(
     input_path: Path = typer.Argument(..., help="Corpus file, or a directory of corpus files"),
     output_dir: Path = typer.Argument(..., help="Directory for the .spacy files (one per input file)"),
-    file_format: str = typer.Option("auto", "--format", "-f", help="auto, conll, gner or spans"),
-    limit: int = typer.Option(0, "--limit", help="Keep the first N sentences (after --shuffle); 0 = all"),
-    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle with --seed before --limit (subsets nest)"),
-    seed: int = typer.Option(0, "--seed"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Also/instead store entities in doc.spans[KEY]"),
+    file_format: str = typer.Option("auto", "--format", "-f", help="auto (per file), conll, gner or spans"),
+    limit: int = typer.Option(0, "--limit", help="Keep the first N sentences of each file (after --shuffle); 0 = all"),
+    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle with --seed before --limit, so subsets for growing N nest"),
+    seed: int = typer.Option(0, "--seed", help="Seed of --shuffle"),
+    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Also store entities in doc.spans[KEY] (span JSONL: default 'sc')"),
 ) -> None:
-    """Write one DocBin per input file; prints the number of docs, entities and labels."""
+    """Convert corpora to .spacy files (DocBin) for `spacy train` and `evaluate`.
+
+    Prints the docs, entities and entity types of each file. Invalid BIO is repaired with
+    a warning; malformed input stops with an error naming the file and line.
+    """
     import spacy
     from spacy.tokens import DocBin
 
     from ..corpora import corpus_files, read_docs
+    from ..errors import Errors
 
     try:
-        files = corpus_files(input_path)
+        files = corpus_files(input_path, file_format)
     except ValueError as err:
         msg.fail(str(err), exits=1)
+    targets = {}
+    for path in files:
+        out = output_dir / f"{path.stem}.spacy"
+        if out in targets:
+            msg.fail(Errors.E017.format(a=targets[out], b=path, out=out), exits=1)
+        if out.resolve() == path.resolve():
+            msg.fail(Errors.E018.format(path=path), exits=1)
+        targets[out] = path
     vocab = spacy.blank("xx").vocab
     output_dir.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        try:
-            docs = read_docs(vocab, path, file_format, limit=limit, shuffle=shuffle, seed=seed, spans_key=spans_key)
-        except ValueError as err:
-            msg.fail(str(err), exits=1)
-        out = output_dir / f"{path.stem}.spacy"
+    totals = [0, 0]
+    for out, path in targets.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                docs = read_docs(vocab, path, file_format, limit=limit, shuffle=shuffle, seed=seed, spans_key=spans_key)
+            except ValueError as err:
+                msg.fail(str(err), exits=1)
+        for warning in caught:
+            msg.warn(str(warning.message))
         DocBin(docs=docs, store_user_data=True).to_disk(out)
         key = spans_key or "sc"
         n_ents = sum(len(doc.spans[key]) if key in doc.spans else len(doc.ents) for doc in docs)
-        labels = sorted({s.label_ for doc in docs for group in (list(doc.ents), *doc.spans.values()) for s in group})
-        msg.good(f"{path} -> {out}: {len(docs)} docs, {n_ents} entities, labels: {', '.join(labels)}")
+        labels = sorted({s.label_ for doc in docs for s in (doc.spans[key] if key in doc.spans else doc.ents)})
+        totals[0] += len(docs)
+        totals[1] += n_ents
+        msg.good(f"{path} -> {out}: {len(docs)} docs, {n_ents} entities; types: {', '.join(labels) or '-'}")
+    if len(targets) > 1:
+        msg.info(f"{len(targets)} files, {totals[0]} docs, {totals[1]} entities in {output_dir}")
