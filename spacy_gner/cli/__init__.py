@@ -7,9 +7,14 @@ app = typer.Typer(name="spacy_gner", help="spacy-gner command-line tools", no_ar
 COMMAND_MODULES = ("convert", "evaluate", "package", "augment", "tiny_model")
 
 
-def setup_cli() -> None:
+def register_commands() -> typer.Typer:
+    """Import every command module (each adds its command to ``app``); returns ``app``."""
     import importlib
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}")
-    app()
+    return app
+
+
+def setup_cli() -> None:
+    register_commands()()

@@ -1,114 +1,324 @@
 """`python -m spacy_gner evaluate`: per-dataset score tables plus the unweighted average.
 
-Each DATA path (a corpus file, or a directory of them) is one dataset, named after the
-file. Gold annotation is read with ``spacy_gner.corpora.read_docs``; the pipeline runs on
-plain Docs of the same words. Flat output (``doc.ents``) is scored unless ``--spans-key``
-is given or the gold corpus holds overlapping spans in ``doc.spans["sc"]`` (nested data),
-in which case that span group is compared. Entity types for components that take them at
-run time (``gner_generator``) come from ``--labels``, else from each GNER record's
-``label_list``, else from the gold corpus.
+``python -m spacy_gner evaluate PIPELINE DATA... [--labels L1,L2 | --labels-file F]
+[--mode strict|partial|paper|all] [--spans-key KEY] [--output metrics.json]``
+
+* PIPELINE is a pipeline directory or an installed pipeline package.
+* Each DATA path (a ``.spacy`` DocBin, a CoNLL BIO file, GNER JSONL, span JSONL, or a
+  directory of them; see ``spacy_gner.corpora``) is one dataset, named after the file
+  stem. A file whose records carry several GNER dataset names is split into one dataset
+  per name (as the GNER evaluator groups its predictions); names that would clash are
+  made unique with the dataset name or the parent folder.
+* The pipeline runs on fresh Docs holding the gold words (and spacing), never the gold
+  annotation. Modes are those of ``spacy_gner.scoring``; the table shows percentages,
+  the JSON fractions. The ``average`` row is the unweighted mean over datasets of each
+  figure, as the GNER paper reports its zero-shot average.
+
+What is compared: with ``--spans-key KEY`` the gold is ``doc.spans[KEY]`` (a gold doc
+without that group falls back to its ``doc.ents``). Without it, the gold is the first
+span group among the pipeline components' ``spans_key`` settings and ``"sc"`` that the
+gold docs carry (span JSONL corpora always do), else ``doc.ents``. The predictions come
+from the same span group when the pipeline writes it, else from ``doc.ents``; so a
+``knowfree_spans`` pipeline is scored on its span group and a flat NER pipeline on
+nested data is scored against all nested gold spans. A pipeline that writes neither is
+refused (``E022``).
+
+Entity types: ``--labels`` (or ``--labels-file``) restricts gold and predictions to those
+types and is passed at run time to components that take labels per call (factory
+``gner_generator``, via ``nlp.pipe(..., component_cfg={name: {"labels": [...]}})``).
+Without it, a GNER-format record's ``label_list`` (or a CoNLL corpus's ``label.txt``) is
+the label set of its sentence, for both; a corpus with neither gives run-time components
+the corpus's own gold types and restricts nothing.
 """
 import json
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import typer
 from wasabi import msg
 
 from . import app
 
-RUNTIME_LABEL_COMPONENTS = ("gner_generator",)
+RUNTIME_LABEL_FACTORIES = ("gner_generator",)
+DEFAULT_SPANS_KEY = "sc"
+
+
+class EvaluateError(ValueError):
+    """A user error of the evaluate command (a coded message from ``Errors``)."""
 
 
 def _fmt(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
-def _mean(values: List[Optional[float]]) -> Optional[float]:
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
+def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
-def _predict(nlp, gold_docs, labels: Optional[List[str]], batch_size: int):
-    from ..corpora import LABELS_KEY, make_doc
-    from ..scoring import doc_spans
+def parse_modes(mode: str) -> List[str]:
+    """``all`` or a comma-separated list of scoring modes (``E020`` for an unknown one)."""
+    from ..errors import Errors
+    from ..scoring import MODES
 
-    runtime = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in RUNTIME_LABEL_COMPONENTS]
-    groups: Dict[tuple, List[int]] = OrderedDict()
-    for i, gold in enumerate(gold_docs):
-        if labels:
-            key = tuple(labels)
-        elif LABELS_KEY in gold.user_data:
-            key = tuple(gold.user_data[LABELS_KEY])
+    modes = list(MODES) if mode.strip() == "all" else [m.strip() for m in mode.split(",") if m.strip()]
+    for m in modes or [mode]:
+        if m not in MODES:
+            raise EvaluateError(Errors.E020.format(mode=m, modes=", ".join(MODES) + " or all"))
+    return modes
+
+
+def parse_labels(labels: Optional[str], labels_file: Optional[Path]) -> Optional[List[str]]:
+    """The ``--labels`` / ``--labels-file`` types in order, without duplicates (``None``: not given)."""
+    from ..errors import Errors
+
+    if labels is not None and labels_file is not None:
+        raise EvaluateError(Errors.E024)
+    if labels is not None:
+        items = labels.split(",")
+    elif labels_file is not None:
+        if not labels_file.is_file():
+            raise EvaluateError(Errors.E025.format(path=labels_file, problem="no such file"))
+        text = labels_file.read_text(encoding="utf8")
+        if text.lstrip().startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise EvaluateError(Errors.E025.format(path=labels_file, problem=f"invalid JSON ({err})")) from None
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise EvaluateError(Errors.E025.format(path=labels_file, problem="the JSON is not a list of strings"))
         else:
-            key = None
+            items = [line for line in text.splitlines() if not line.strip().startswith("#")]
+    else:
+        return None
+    out: List[str] = []
+    for item in items:
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    if not out:
+        where = "--labels" if labels is not None else str(labels_file)
+        raise EvaluateError(Errors.E025.format(path=where, problem="no entity type given"))
+    return out
+
+
+def _dataset_units(path: Path, docs: List) -> List[Tuple[Optional[str], List]]:
+    """Split a file's docs by GNER dataset name when it holds several datasets."""
+    from ..corpora import DATASET_KEY
+
+    groups: Dict[Optional[str], List] = OrderedDict()
+    for doc in docs:
+        groups.setdefault(doc.user_data.get(DATASET_KEY), []).append(doc)
+    if len(groups) > 1 and None not in groups:
+        return list(groups.items())
+    names = [k for k in groups if k is not None]
+    return [(names[0] if len(names) == 1 and len(groups) == 1 else None, docs)]
+
+
+def name_datasets(units: List[Tuple[Path, Optional[str], bool]]) -> List[str]:
+    """One distinct table name per ``(path, dataset name, split)`` unit: the file stem (the
+    dataset name for a split file); clashes use the dataset name, then ``folder/stem``,
+    then the path."""
+
+    def stem(path: Path) -> str:
+        return path.name if path.is_dir() else path.stem
+
+    names = [dataset if split else stem(path) for path, dataset, split in units]
+    fallbacks = (
+        lambda p, d, s: d or None,
+        lambda p, d, s: (f"{p.parent.name}/{stem(p)}" + (f":{d}" if s else "")) if p.parent.name else None,
+        lambda p, d, s: str(p) + (f":{d}" if s else ""),
+    )
+    for fallback in fallbacks:
+        clashing = {n for n in names if names.count(n) > 1}
+        if not clashing:
+            break
+        candidates = [fallback(*unit) if name in clashing else name for name, unit in zip(names, units)]
+        # a level applies to every clashing name or to none, so the names stay uniform
+        if all(c is not None for c in candidates):
+            names = candidates
+    return names
+
+
+def _writes_ents(nlp) -> bool:
+    return any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names)
+
+
+def candidate_span_keys(nlp, spans_key: Optional[str]) -> List[str]:
+    """``--spans-key``, else the components' ``spans_key`` settings, then ``"sc"``."""
+    if spans_key:
+        return [spans_key]
+    keys: List[str] = []
+    for _, pipe in nlp.pipeline:
+        cfg = getattr(pipe, "cfg", None)
+        key = cfg.get("spans_key") if isinstance(cfg, dict) else None
+        if isinstance(key, str) and key and key not in keys:
+            keys.append(key)
+    if DEFAULT_SPANS_KEY not in keys:
+        keys.append(DEFAULT_SPANS_KEY)
+    return keys
+
+
+def choose_sources(nlp, pred_docs, gold_docs, spans_key: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """``(pred_key, gold_key)``; ``None`` means ``doc.ents`` (see the module docstring)."""
+    from ..errors import Errors
+
+    keys = candidate_span_keys(nlp, spans_key)
+    if spans_key:
+        gold_key: Optional[str] = spans_key
+    else:
+        gold_key = next((k for k in keys if any(k in g.spans for g in gold_docs)), None)
+    written = [k for k in keys if any(k in p.spans for p in pred_docs)]
+    if gold_key is not None and gold_key in written:
+        return gold_key, gold_key
+    if _writes_ents(nlp) or any(len(p.ents) for p in pred_docs):
+        return None, gold_key
+    if written:
+        return written[0], gold_key
+    attr = "doc.ents or " + " / ".join(f"doc.spans[{k!r}]" for k in keys)
+    raise EvaluateError(Errors.E022.format(name=nlp.meta.get("name", "pipeline"), attr=attr))
+
+
+def _source(key: Optional[str]) -> str:
+    return "ents" if key is None else f"spans[{key}]"
+
+
+def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) -> List:
+    """Run the pipeline on plain copies of the gold words, grouping docs by label set so
+    that run-time-label components get each group's labels."""
+    from spacy.tokens import Doc
+
+    from ..corpora import EXTENSION_KEY, LABELS_KEY
+
+    runtime = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in RUNTIME_LABEL_FACTORIES]
+    groups: Dict[Optional[Tuple[str, ...]], List[int]] = OrderedDict()
+    for i, gold in enumerate(gold_docs):
+        own = gold.user_data.get(LABELS_KEY)
+        key = tuple(labels) if labels else (tuple(own) if own else None)
         groups.setdefault(key, []).append(i)
-    if any(key is None for key in groups) and runtime:
-        corpus_labels = sorted({s[2] for g in gold_docs for s in doc_spans(g) + doc_spans(g, "sc")})
-        groups = OrderedDict(((tuple(corpus_labels) if k is None else k), v) for k, v in groups.items())
-    preds = [None] * len(gold_docs)
+    if runtime and None in groups:
+        # no label set given: prompt with the types present in the gold corpus
+        corpus = sorted(
+            {e.label_ for g in gold_docs for e in g.ents}
+            | {s.label_ for g in gold_docs for group in g.spans.values() for s in group if group.name != EXTENSION_KEY}
+        )
+        if corpus:
+            merged = groups.pop(None)
+            groups.setdefault(tuple(corpus), []).extend(merged)
+    preds: List = [None] * len(gold_docs)
     for key, idx in groups.items():
         cfg = {name: {"labels": list(key)} for name in runtime} if key else {}
-        docs = (make_doc(nlp.vocab, [t.text for t in gold_docs[i]]) for i in idx)
+        docs = (
+            Doc(nlp.vocab, words=[t.text for t in gold_docs[i]], spaces=[bool(t.whitespace_) for t in gold_docs[i]])
+            for i in idx
+        )
         for i, doc in zip(idx, nlp.pipe(docs, batch_size=batch_size, component_cfg=cfg)):
             preds[i] = doc
     return preds
 
 
+def evaluate(
+    nlp,
+    datasets: "OrderedDict[str, List]",
+    *,
+    modes: Sequence[str],
+    labels: Optional[List[str]] = None,
+    spans_key: Optional[str] = None,
+    batch_size: int = 32,
+) -> Dict[str, Any]:
+    """Predict and score every dataset (``{name: gold docs}``); returns the JSON payload."""
+    from ..corpora import LABELS_KEY
+    from ..scoring import score_docs
+
+    def doc_labels(eg):
+        return labels if labels else eg.reference.user_data.get(LABELS_KEY)
+
+    results: Dict[str, Any] = OrderedDict()
+    for name, gold_docs in datasets.items():
+        preds = predict(nlp, gold_docs, labels, batch_size)
+        pred_key, gold_key = choose_sources(nlp, preds, gold_docs, spans_key)
+        result = score_docs(preds, gold_docs, modes, pred_key, doc_labels, gold_key=gold_key)
+        result["docs"] = len(gold_docs)
+        result["pred_source"] = _source(pred_key)
+        result["gold_source"] = _source(gold_key)
+        results[name] = result
+    average = {
+        m: {k: _mean([r[m][k] for r in results.values()]) for k in ("p", "r", "f")} for m in modes
+    }
+    return {"modes": list(modes), "labels": labels, "datasets": results, "average": average}
+
+
+def print_table(payload: Dict[str, Any]) -> None:
+    modes = payload["modes"]
+    header = ["dataset", "docs", "n gold", "n pred", "scored"] + [f"{m} {k}" for m in modes for k in "PRF"]
+    rows = []
+    for name, r in payload["datasets"].items():
+        pred, gold = r["pred_source"], r["gold_source"]
+        scored = pred if pred == gold else f"{pred} vs {gold}"
+        rows.append(
+            [name, r["docs"], r["n_gold"], r["n_pred"], scored]
+            + [_fmt(r[m][k]) for m in modes for k in "prf"]
+        )
+    rows.append(["average", "", "", "", ""] + [_fmt(payload["average"][m][k]) for m in modes for k in "prf"])
+    aligns = ["l", "r", "r", "r", "l"] + ["r"] * (3 * len(modes))
+    msg.table(rows, header=header, divider=True, aligns=aligns)
+
+
 @app.command("evaluate")
 def evaluate_cli(
     pipeline: str = typer.Argument(..., help="Pipeline directory or installed package name"),
-    data: List[Path] = typer.Argument(..., help="Corpora: .spacy, CoNLL BIO, GNER JSONL or span JSONL"),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types (run-time labels + scoring restriction)"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write all figures to this JSON file"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Score doc.spans[KEY] instead of doc.ents"),
-    mode: str = typer.Option("all", "--mode", help="strict, partial, paper or all"),
-    limit: int = typer.Option(0, "--limit", help="First N docs of each dataset; 0 = all"),
-    batch_size: int = typer.Option(32, "--batch-size"),
-    gpu_id: int = typer.Option(-1, "--gpu-id"),
+    data: List[Path] = typer.Argument(..., help="Corpora, one dataset each: .spacy, CoNLL BIO, GNER JSONL, span JSONL or a directory"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types: run-time labels and scoring restriction"),
+    labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Entity types, one per line (or a JSON list)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write all figures (fractions) to this JSON file"),
+    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Span group holding the gold (and the predictions, when the pipeline writes it). Default: a components' spans_key or 'sc' when the gold has it, else doc.ents"),
+    mode: str = typer.Option("all", "--mode", help="strict, partial, paper, a comma-separated list, or all"),
+    limit: int = typer.Option(0, "--limit", help="First N docs of each DATA path; 0 = all"),
+    batch_size: int = typer.Option(32, "--batch-size", help="nlp.pipe batch size"),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on; -1 = CPU"),
 ) -> None:
+    """Score a pipeline on one or more corpora: strict, partial-match and GNER
+    paper-compatible P/R/F1 per dataset plus their unweighted average."""
     import spacy
 
     from ..corpora import read_docs
-    from ..schema.bio import spans_overlap
-    from ..scoring import MODES, doc_spans, score_docs
+    from ..errors import Errors
 
-    modes = list(MODES) if mode == "all" else [mode]
-    if any(m not in MODES for m in modes):
-        msg.fail(f"Unknown --mode {mode!r}: choose from {', '.join(MODES)} or all", exits=1)
+    try:
+        modes = parse_modes(mode)
+        label_list = parse_labels(labels, labels_file)
+    except EvaluateError as err:
+        msg.fail(str(err), exits=1)
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     try:
         nlp = spacy.load(pipeline)
-    except (OSError, IOError) as err:
-        msg.fail(f"Cannot load pipeline {pipeline!r}: {err}", exits=1)
-    label_list = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
-    results: Dict[str, Any] = OrderedDict()
+    except (OSError, ValueError) as err:
+        msg.fail(Errors.E023.format(name=pipeline, err=str(err).strip()), exits=1)
+
+    units: List[Tuple[Path, Optional[str], bool, List]] = []
     for path in data:
         try:
-            gold_docs = read_docs(nlp.vocab, path, limit=limit)
+            docs = read_docs(nlp.vocab, path, limit=limit, spans_key=spans_key)
         except ValueError as err:
             msg.fail(str(err), exits=1)
-        if not gold_docs:
-            msg.fail(f"No documents to evaluate in {path}", exits=1)
-        key = spans_key
-        if key is None and any(spans_overlap(doc_spans(g, "sc")) for g in gold_docs):
-            key = "sc"
-        preds = _predict(nlp, gold_docs, label_list, batch_size)
-        result = score_docs(preds, gold_docs, modes=modes, spans_key=key, labels=label_list)
-        result["output"] = f"doc.spans[{key!r}]" if key else "doc.ents"
-        results[path.stem if path.stem not in results else str(path)] = result
-    average = {m: {k: _mean([r[m][k] for r in results.values()]) for k in ("p", "r", "f")} for m in modes}
-    header = ["dataset", "docs", "output"] + [f"{m} {k.upper()}" for m in modes for k in ("p", "r", "f")]
-    rows = [
-        [name, r["n_sents"], r["output"]] + [_fmt(r[m][k]) for m in modes for k in ("p", "r", "f")]
-        for name, r in results.items()
-    ]
-    rows.append(["average", "", ""] + [_fmt(average[m][k]) for m in modes for k in ("p", "r", "f")])
-    msg.table(rows, header=header, divider=True)
+        if not docs:
+            msg.fail(Errors.E021.format(path=path), exits=1)
+        parts = _dataset_units(path, docs)
+        units.extend((path, dataset, len(parts) > 1, part) for dataset, part in parts)
+    names = name_datasets([(p, d, s) for p, d, s, _ in units])
+    datasets = OrderedDict((name, unit[3]) for name, unit in zip(names, units))
+    try:
+        payload = evaluate(nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size)
+    except EvaluateError as err:
+        msg.fail(str(err), exits=1)
+    payload = {"pipeline": pipeline, **payload}
+    for name, (path, dataset, _, _) in zip(names, units):
+        payload["datasets"][name]["path"] = str(path)
+        payload["datasets"][name]["dataset"] = dataset
+    print_table(payload)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"pipeline": pipeline, "datasets": results, "average": average}
-        output.write_text(json.dumps(payload, indent=2), encoding="utf8")
+        output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf8")
         msg.good(f"Wrote {output}")
