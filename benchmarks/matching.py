@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure the checkout this script lives in, not another install
 
+import common  # noqa: E402
+
 from spacy_gner.corpora import read_conll  # noqa: E402
 from spacy_gner.schema.matching import (  # noqa: E402
     dp_lcs_pairs,
@@ -34,7 +36,7 @@ from spacy_gner.schema.matching import (  # noqa: E402
     lcs_pairs,
 )
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = common.DATA
 DATASETS = ("conll2003", "WikiANN-en", "bc5cdr", "ncbi")
 REPETITIVE_TOKENS = ["wet", "|", "-", "1", "the"]
 

@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "conll2003"
+import common
+
+DATA = common.DATA / "conll2003"
 
 
 def peak_mb():
