@@ -69,6 +69,23 @@ def test_max_span_width_matches_full_matrix_within_width():
                     assert torch.allclose(band[b, i, w], full[b, i, w], atol=1e-5)
 
 
+def test_length_groups_give_each_chunk_its_own_padded_logits():
+    """Scoring a batch in groups of similar length is the same as scoring each chunk
+    alone (values and gradients)."""
+    torch.manual_seed(0)
+    scorer = KnowFreeScorer(16, 3, hidden=40, biaffine_heads=4, attention_heads=10, window=3, width_dim=40).eval()
+    lengths = [30, 3, 17, 29, 1, 8]
+    X = torch.randn(len(lengths), 30, 16, requires_grad=True)
+    out = scorer(X, torch.tensor(lengths), width=30)
+    assert out.shape == (6, 30, 30, 3)
+    for b, n in enumerate(lengths):
+        alone = scorer._forward(X[b : b + 1, :n], torch.tensor([n]), n)[0]
+        valid = torch.tensor([[i + w < n for w in range(n)] for i in range(n)])
+        assert torch.allclose(out[b, :n, :n][valid], alone[valid], atol=1e-5)
+    out.sum().backward()
+    assert X.grad[1, 3:].abs().sum() == 0 and X.grad[1, :3].abs().sum() > 0
+
+
 def test_nested_overfit_f1_one_gradients_and_roundtrip(tmp_path):
     fix_random_seed(0)
     nlp = spacy.blank("en")

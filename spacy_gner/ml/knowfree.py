@@ -213,25 +213,54 @@ class KnowFreeScorer(nn.Module):
         return bi + lin + self.width_proj(self.width_emb(widths)).view(1, 1, W, H)
 
     def local_attention(self, HB: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of span (i, w) over (i, w + o), |o| <= ω, along its row.
+
+        One shifted view per offset (2ω+1 of them) with element-wise products: no
+        materialised window tensor and no batched tiny matmuls, which einsum turns into
+        millions of 1×d by d×(2ω+1) products.
+        """
         N, L, W, H = HB.shape
         k_, w_ = self.ha, self.window
         dh = H // k_
-        q = self.q(HB).view(N, L, W, k_, dh)
-
-        def windows(t):  # [N, L, W, H] -> [N, L, W, 2ω+1, k, dh]: neighbours along the row
-            pad = t.new_zeros(N, L, w_, H)
-            win = torch.cat([pad, t, pad], 2).unfold(2, 2 * w_ + 1, 1)  # [N, L, W, H, 2ω+1]
-            return win.permute(0, 1, 2, 4, 3).reshape(N, L, W, 2 * w_ + 1, k_, dh)
-
-        keys, vals = windows(self.k(HB)), windows(self.v(HB))
-        scores = torch.einsum("nlwkd,nlwjkd->nlwkj", q, keys) / dh**0.5
+        q = self.q(HB).view(N, L, W, k_, dh) * dh**-0.5
+        pad = HB.new_zeros(N, L, w_, H)
+        keys = torch.cat([pad, self.k(HB), pad], 2).view(N, L, W + 2 * w_, k_, dh)
+        vals = torch.cat([pad, self.v(HB), pad], 2).view(N, L, W + 2 * w_, k_, dh)
+        span = 2 * w_ + 1
+        scores = torch.stack([(q * keys[:, :, j : j + W]).sum(-1) for j in range(span)], -1)  # [N, L, W, k, 2ω+1]
         m = mask.unsqueeze(3)  # [N, L, W, 1, 2ω+1]
         scores = scores.masked_fill(~m, -1e9)
         attn = torch.softmax(scores, -1) * m  # rows with no valid partner give zeros
-        ctx = torch.einsum("nlwkj,nlwjkd->nlwkd", attn, vals).reshape(N, L, W, H)
-        return self.o(ctx)
+        ctx = attn[..., 0, None] * vals[:, :, 0:W]
+        for j in range(1, span):
+            ctx = ctx + attn[..., j, None] * vals[:, :, j : j + W]
+        return self.o(ctx.reshape(N, L, W, H))
 
     def forward(self, X: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
+        """Logits ``[N, L, width, nO]``; zeros where a span leaves its chunk.
+
+        Chunks are scored in groups of similar length, each padded only to its own
+        longest member: the span tensor is quadratic in the padded length, so one long
+        sentence in a batch would otherwise make every short one pay for it. Every
+        chunk's logits are the same as in a single padded pass (the model only sees a
+        chunk's own words), so this is purely a saving.
+        """
+        N, L, _ = X.shape
+        groups = length_groups(lengths.tolist())
+        if len(groups) == 1:
+            return self._forward(X, lengths, width)
+        pieces, order = [], []
+        for idx, n in groups:
+            sel = torch.tensor(idx, device=X.device)
+            w = min(width, n)
+            logits = self._forward(X[sel, :n], lengths[sel.cpu()], w)
+            pieces.append(nn.functional.pad(logits, (0, 0, 0, width - w, 0, L - n)))
+            order.extend(idx)
+        inverse = torch.empty(N, dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(N)
+        return torch.cat(pieces)[inverse.to(X.device)]
+
+    def _forward(self, X: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
         N, L, _ = X.shape
         inner = min(width + self.window, L)  # ω extra widths so cropping changes nothing
         HB = self.span_tensor(X, inner)
@@ -239,6 +268,20 @@ class KnowFreeScorer(nn.Module):
         HG = self.norm(HB + self.dropout(self.local_attention(HB, mask)))
         logits = self.out(HB + HG)
         return logits[:, :, :width]
+
+
+def length_groups(lengths: List[int], ratio: float = 1.25) -> List[Tuple[List[int], int]]:
+    """``(indices, padded length)`` groups: by decreasing length, a chunk joins the
+    current group while its length is at least the group's longest / ``ratio``."""
+    order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
+    groups: List[Tuple[List[int], int]] = []
+    for k in order:
+        n = max(lengths[k], 1)
+        if groups and n * ratio >= groups[-1][1]:
+            groups[-1][0].append(k)
+        else:
+            groups.append(([k], n))
+    return groups
 
 
 def decode_spans(
