@@ -1,4 +1,6 @@
 """gner_generator with tiny random T5 and Llama backbones saved to temp dirs."""
+from pathlib import Path
+
 import pytest
 import spacy
 import torch
@@ -65,6 +67,13 @@ def test_overfits_to_f1_one_and_roundtrips(llama_dir, tmp_path):
     # beam search runs and, on this overfitted model, agrees with greedy
     nlp2.get_pipe("gner_generator").cfg["beam_size"] = 3
     assert [[(e.start, e.end, e.label_) for e in d.ents] for d in nlp2.pipe(texts[:2])] == out1[:2]
+    # copy-constrained decoding (byte-level BPE: trained on exactly the forced tokens)
+    # finds the same entities, each with a probability
+    nlp2.get_pipe("gner_generator").cfg.update(beam_size=1, decoding="constrained")
+    assert nlp2.evaluate(egs)["ents_f"] == 1.0
+    docs = list(nlp2.pipe(texts[:2]))  # training sentences ("Paris likes Ann" is unseen)
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in docs] == out1[:2]
+    assert all(0.5 < p <= 1.0 for d in docs for p in d.spans["gner"].attrs["scores"])
 
 
 def test_runtime_labels_reach_the_prompt(tiny_t5_dir, monkeypatch):
@@ -123,3 +132,68 @@ def test_unencodable_tokens_and_uninitialized(tiny_t5_dir):
     nlp.initialize()
     doc = nlp("\u200b \U0001F600 \x00 text")  # no exception on odd characters
     assert isinstance(doc.ents, tuple)
+
+
+def test_roundtrip_gives_identical_generations_and_beam_runs(tiny_t5_dir, tmp_path):
+    nlp = _pipeline(tiny_t5_dir, labels=["per", "loc"])
+    nlp.initialize()
+    pipe = nlp.get_pipe("gner_generator")
+    prompts = [f"Sentence: {w}" for w in ("Ann visited Paris", "Bob")]
+    before = pipe.generator.generate(prompts, [12, 12])
+    nlp.to_disk(tmp_path / "pipe")
+    assert not list((tmp_path / "pipe" / "gner_generator").glob("*.msgpack"))
+    pipe2 = spacy.load(tmp_path / "pipe").get_pipe("gner_generator")
+    assert pipe2.generator.generate(prompts, [12, 12]) == before
+    assert pipe2.labels == ("per", "loc")
+    words = [["Ann", "visited", "Paris"], ["Bob"]]
+    for beam in (1, 2):
+        out = pipe2.generator.generate_tags(prompts, words, [["per", "loc"]] * 2, beam_size=beam, max_target=24)
+        assert [len(tags) for tags, _ in out] == [3, 1]
+        assert all(probs is None for _, probs in out)
+
+
+def test_decoding_option(tiny_t5_dir):
+    with pytest.raises(ValueError, match="E103"):
+        _pipeline(tiny_t5_dir, decoding="sampling")
+
+
+def test_target_tokenization_is_whole_string(tiny_llama_dir, tiny_t5_dir):
+    """The token sequences constrained decoding must reproduce (see ml/generator.py)."""
+    for model_dir in (tiny_t5_dir, tiny_llama_dir):
+        nlp = _pipeline(model_dir, labels=["per"])
+        nlp.initialize()
+        gen = nlp.get_pipe("gner_generator").generator
+        tok = gen.tokenizer
+        target = "Ann(B-per) left(O)"
+        ids = gen.encode_target(target, 640)
+        if gen.seq2seq:
+            assert ids == tok(text_target=target)["input_ids"]
+        else:
+            assert ids == tok(" " + target, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        assert ids[-1] == tok.eos_token_id
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("name", ["gner_t5", "gner_decoder"])
+def test_shipped_configs_train(name, tiny_t5_dir, tiny_llama_dir, tmp_path):
+    """`spacy train` runs the shipped configs on a tiny backbone."""
+    from spacy.cli.train import train
+
+    shipped = CONFIGS / f"{name}.cfg"
+    data = tmp_path / "train.txt"
+    data.write_text("Ann\tB-per\nleft\tO\n\nBob\tB-per\nstayed\tO\n\n", encoding="utf8")
+    backbone = tiny_t5_dir if name == "gner_t5" else tiny_llama_dir
+    overrides = {
+        "paths.train": str(data),
+        "paths.dev": str(data),
+        "paths.backbone": str(backbone),
+        "training.max_steps": 2,
+        "training.eval_frequency": 2,
+        "training.accumulate_gradient": 2,
+        "components.gner_generator.max_target_length": 16,
+    }
+    train(shipped, tmp_path / "out", overrides=overrides)
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert nlp.get_pipe("gner_generator").labels == ("per",)

@@ -10,15 +10,32 @@ passes run under bf16 autocast when ``dtype`` is ``bfloat16``/``auto``.
 ``HFGenerator`` owns the torch side: prompt wrapping (chat template or instruction
 wrapper for decoder-only models), teacher-forced loss on the target tokens only,
 batched length-sorted generation (greedy or beam), and back-tokenization.
+``generate_tags`` is the one decoding entry point of the component: free generation +
+parsing + hierarchical matching (``decoding = "free"``), or copy-constrained decoding from
+``spacy_gner.ml.constrained`` (``decoding = "constrained"``).
+
+Token sequences (constrained decoding must reproduce them exactly):
+
+* seq2seq: source = ``tokenizer(prompt)`` (the tokenizer's own special tokens, e.g. T5's
+  ``</s>``); target = ``tokenizer(text_target=target)``: the whole target string
+  ``w1(O) w2(B-x) …`` in one call, no leading space, the tokenizer's EOS appended.
+* decoder-only: source = the prompt wrapped by the chat template
+  (``add_generation_prompt=True``, tokenized without adding special tokens), or by
+  ``instruction_wrapper`` tokenized with the tokenizer's BOS (a trailing EOS removed);
+  target = ``tokenizer(" " + target, add_special_tokens=False)``, the whole string with
+  one leading space, then ``eos_token_id``. The loss covers the target tokens only.
 """
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from spacy.util import registry
 from thinc.api import Model
 
+from ..schema.bio import repair_bio
+from ..schema.matching import hierarchical_match
+from ..schema.prompt import parse_generation
 from .hf import is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
 
 DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
@@ -98,7 +115,8 @@ class HFGenerator:
             )
         return self.settings.get("instruction_wrapper", DEFAULT_WRAPPER).replace("{prompt}", prompt)
 
-    def _encode_prompt(self, prompt: str, max_length: int) -> List[int]:
+    def encode_prompt(self, prompt: str, max_length: int) -> List[int]:
+        """Model input ids for a GNER prompt (see the module docstring)."""
         if self.seq2seq:
             return self.tokenizer(prompt, truncation=True, max_length=max_length)["input_ids"]
         text = self.wrap(prompt)
@@ -109,7 +127,8 @@ class HFGenerator:
             ids = ids[:-1]  # some tokenizers append EOS; the target follows the prompt
         return ids[-max_length:]
 
-    def _encode_target(self, target: str, max_length: int) -> List[int]:
+    def encode_target(self, target: str, max_length: int) -> List[int]:
+        """Target ids, EOS included, for a GNER target string (see the module docstring)."""
         if self.seq2seq:
             return self.tokenizer(text_target=target, truncation=True, max_length=max_length)["input_ids"]
         ids = self.tokenizer(" " + target, add_special_tokens=False)["input_ids"][: max_length - 1]
@@ -124,8 +143,8 @@ class HFGenerator:
     def loss(self, prompts: Sequence[str], targets: Sequence[str], max_source: int, max_target: int) -> torch.Tensor:
         """Mean cross-entropy over the target tokens (prompt and padding ignored)."""
         pad = self.tokenizer.pad_token_id
-        sources = [self._encode_prompt(p, max_source) for p in prompts]
-        labels = [self._encode_target(t, max_target) for t in targets]
+        sources = [self.encode_prompt(p, max_source) for p in prompts]
+        labels = [self.encode_target(t, max_target) for t in targets]
         with self._autocast():
             if self.seq2seq:
                 input_ids, attention = self._pad(sources, pad, left=False)
@@ -138,6 +157,53 @@ class HFGenerator:
             label_ids, _ = self._pad(masked, -100, left=False)
             out = self.model(input_ids=input_ids, attention_mask=attention, labels=label_ids)
             return out.loss
+
+    # --- decoding -------------------------------------------------------------------
+
+    def generate_tags(
+        self,
+        prompts: Sequence[str],
+        words_batch: Sequence[Sequence[str]],
+        labels_batch: Sequence[Sequence[str]],
+        *,
+        beam_size: int = 1,
+        batch_size: int = 8,
+        max_source: int = 640,
+        max_target: int = 640,
+        decoding: str = "free",
+    ) -> List[Tuple[List[str], Optional[List[float]]]]:
+        """One BIO tag per input word for each prompt, plus per-word label probabilities
+        where the decoder provides them (constrained decoding; ``None`` for free).
+
+        ``free``: ``generate`` (greedy or beam), parse ``word(label)`` pairs, align them to
+        the input words by hierarchical matching with back-tokenization, repair the BIO.
+        ``constrained``: ``spacy_gner.ml.constrained.constrained_decode``.
+        """
+        if decoding == "constrained":
+            from .constrained import constrained_decode
+
+            with self._autocast():
+                results = constrained_decode(
+                    self.model,
+                    self.tokenizer,
+                    prompts,
+                    words_batch,
+                    labels_batch,
+                    beam_size=beam_size,
+                    speculative=True,
+                    prompt_ids=[self.encode_prompt(p, max_source) for p in prompts],
+                    seq2seq=self.seq2seq,
+                    batch_size=batch_size,
+                    max_new_tokens=max_target,
+                )
+            return [(list(r.tags), list(r.tag_probs)) for r in results]
+        budgets = [self.target_budget(words, labels, max_target) for words, labels in zip(words_batch, labels_batch)]
+        texts = self.generate(prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source)
+        out = []
+        for words, labels, text in zip(words_batch, labels_batch, texts):
+            pred_words, pred_tags = parse_generation(text, labels)
+            out.append((repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=self.back_tokenize)), None))
+        return out
 
     # --- generation -----------------------------------------------------------------
 
@@ -152,7 +218,7 @@ class HFGenerator:
     ) -> List[str]:
         """Generated text per prompt; batches are formed from length-sorted prompts."""
         self.model.eval()
-        encoded = [self._encode_prompt(p, max_source) for p in prompts]
+        encoded = [self.encode_prompt(p, max_source) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         out: List[Optional[str]] = [None] * len(prompts)
         pad = self.tokenizer.pad_token_id

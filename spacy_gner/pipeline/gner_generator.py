@@ -10,11 +10,28 @@ time: ``set_labels([...])`` or ``nlp.pipe(texts, component_cfg={"gner_generator"
 Long documents are cut into sentences (when the doc has sentence boundaries) and word
 windows (``window_words`` with ``window_overlap``), and merged back without duplicate or
 split entities. The torch backbone is imported lazily: this module is cheap to import.
+
+Decoding (``decoding``): ``"free"`` generates text (greedy or beam) and aligns it by
+hierarchical matching; ``"constrained"`` forces the output words to be the input words and
+lets the model choose only the labels (``spacy_gner.ml.constrained``), which also gives a
+probability per entity in ``doc.spans[spans_key].attrs["scores"]``.
 """
 import json
+import math
 import random
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
@@ -27,12 +44,10 @@ from thinc.api import Model, Optimizer
 from ..corpora import LABELS_KEY
 from ..errors import Errors
 from ..schema.bio import bio_to_spans, repair_bio
-from ..schema.matching import hierarchical_match
 from ..schema.prompt import (
     DEFAULT_TEMPLATE,
     build_prompt,
     build_target,
-    parse_generation,
     sample_external_labels,
     shuffle_labels,
     validate_labels,
@@ -49,6 +64,16 @@ DEFAULT_MODEL = {
 }
 
 SpanTuple = Tuple[int, int, str]
+DECODINGS = ("free", "constrained")
+
+
+class DocPrediction(NamedTuple):
+    """What ``predict`` returns per doc: spans in token coordinates, a probability per
+    span where the decoding gives one (else ``None``), and the entity types prompted."""
+
+    spans: List[SpanTuple]
+    scores: Optional[List[float]]
+    labels: List[str]
 
 
 @Language.factory(
@@ -70,6 +95,7 @@ SpanTuple = Tuple[int, int, str]
         "external_entity_rate": 0.5,
         "external_entity_max": 5,
         "seed": 0,
+        "decoding": "free",
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -92,6 +118,7 @@ def make_gner_generator(
     external_entity_rate: float,
     external_entity_max: int,
     seed: int,
+    decoding: str,
     scorer: Optional[Callable],
 ) -> "GNERGenerator":
     """Create a ``gner_generator``. See the module docstring and README for the options."""
@@ -113,6 +140,7 @@ def make_gner_generator(
         external_entity_rate=external_entity_rate,
         external_entity_max=external_entity_max,
         seed=seed,
+        decoding=decoding,
         scorer=scorer,
     )
 
@@ -128,6 +156,8 @@ class GNERGenerator(TrainablePipe):
         self.cfg: Dict[str, Any] = dict(cfg)
         self.cfg["labels"] = validate_labels(labels)
         self.cfg.setdefault("inventory", [])
+        self.cfg.setdefault("decoding", "free")
+        _check_decoding(self.cfg["decoding"])
         self.generator = None  # spacy_gner.ml.generator.HFGenerator, loaded in initialize/from_disk
         self._rng = random.Random(self.cfg.get("seed", 0))
         # template and labels are validated now, so a bad config fails at construction
@@ -155,7 +185,9 @@ class GNERGenerator(TrainablePipe):
         from thinc.api import PyTorchShim
 
         self.generator = generator
-        self.model.shims[:] = [PyTorchShim(generator.model)]
+        # the shim would otherwise move the backbone to thinc's default device (CPU unless
+        # spaCy's require_gpu ran), away from where HFGenerator puts its inputs
+        self.model.shims[:] = [PyTorchShim(generator.model, device=generator.device)]
 
     def _require_model(self):
         if self.generator is None:
@@ -275,12 +307,14 @@ class GNERGenerator(TrainablePipe):
             self.set_annotations(docs, self.predict(docs, labels=labels))
             yield from docs
 
-    def predict(self, docs: Iterable[Doc], labels: Optional[Sequence[str]] = None) -> List[List[SpanTuple]]:
-        """Entity spans ``(start, end, label)`` per doc."""
+    def predict(self, docs: Iterable[Doc], labels: Optional[Sequence[str]] = None) -> List[DocPrediction]:
+        """Entity spans ``(start, end, label)`` per doc, with scores where available."""
         docs = list(docs)
         labels = validate_labels(labels) if labels is not None else list(self.cfg["labels"])
+        # constrained decoding scores every entity: give every doc a (maybe empty) list
+        no_scores = [] if self.cfg["decoding"] == "constrained" else None
         if not labels or not any(len(doc) for doc in docs):
-            return [[] for _ in docs]
+            return [DocPrediction([], no_scores, labels) for _ in docs]
         generator = self._require_model()
         jobs = []  # (doc index, chunk, word token indices, words)
         for d, doc in enumerate(docs):
@@ -288,29 +322,48 @@ class GNERGenerator(TrainablePipe):
                 idx = [i for i in range(*chunk) if doc[i].text.strip()]
                 if idx:
                     jobs.append((d, chunk, idx, [doc[i].text for i in idx]))
-        prompts = [build_prompt(words, labels, self.cfg["template"]) for _, _, _, words in jobs]
-        budgets = [generator.target_budget(words, labels, self.cfg["max_target_length"]) for _, _, _, words in jobs]
-        texts = generator.generate(
-            prompts,
-            budgets,
+        results = generator.generate_tags(
+            [build_prompt(words, labels, self.cfg["template"]) for _, _, _, words in jobs],
+            [words for _, _, _, words in jobs],
+            [labels] * len(jobs),
             beam_size=self.cfg["beam_size"],
             batch_size=self.cfg["batch_size"],
             max_source=self.cfg["max_source_length"],
+            max_target=self.cfg["max_target_length"],
+            decoding=self.cfg["decoding"],
         )
-        per_doc: List[Tuple[List, List]] = [([], []) for _ in docs]
-        for (d, chunk, idx, words), text in zip(jobs, texts):
-            pred_words, pred_tags = parse_generation(text, labels)
-            tags = repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=generator.back_tokenize))
+        chunks: List[List] = [[] for _ in docs]
+        chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
+        span_scores: List[Optional[Dict[SpanTuple, float]]] = [None if no_scores is None else {} for _ in docs]
+        for (d, chunk, idx, _), (tags, probs) in zip(jobs, results):
             # map word positions back to token indices (whitespace tokens were skipped)
-            spans = [(idx[s], idx[e - 1] + 1, label) for s, e, label in bio_to_spans(tags)]
-            per_doc[d][0].append(chunk)
-            per_doc[d][1].append(spans)
-        return [merge_chunk_spans(chunks, spans, len(doc)) for doc, (chunks, spans) in zip(docs, per_doc)]
+            spans = []
+            for s, e, label in bio_to_spans(tags):
+                span = (idx[s], idx[e - 1] + 1, label)
+                spans.append(span)
+                if probs is not None:
+                    # an entity's probability: the product of its words' label decisions
+                    scores = span_scores[d]
+                    scores[span] = max(scores.get(span, 0.0), math.prod(probs[s:e]))
+            chunks[d].append(chunk)
+            chunk_spans[d].append(spans)
+        out = []
+        for d, doc in enumerate(docs):
+            merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
+            scores = [span_scores[d][span] for span in merged] if span_scores[d] is not None else None
+            out.append(DocPrediction(merged, scores, labels))
+        return out
 
-    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanTuple]]) -> None:
-        for doc, spans in zip(docs, predictions):
-            objs = spans_from_tuples(doc, spans)
-            doc.spans[self.cfg["spans_key"]] = SpanGroup(doc, name=self.cfg["spans_key"], spans=objs)
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
+        """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
+        decoding gives them) and ``doc.ents`` (kept unless ``overwrite_ents``)."""
+        key = self.cfg["spans_key"]
+        for doc, pred in zip(docs, predictions):
+            objs = spans_from_tuples(doc, pred.spans)
+            group = SpanGroup(doc, name=key, spans=objs, attrs={"labels": list(pred.labels)})
+            if pred.scores is not None:
+                group.attrs["scores"] = list(pred.scores)
+            doc.spans[key] = group
             set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
 
     # --- serialization --------------------------------------------------------------
@@ -338,3 +391,8 @@ class GNERGenerator(TrainablePipe):
 
     def from_bytes(self, bytes_data, *, exclude=tuple()):
         raise NotImplementedError(Errors.E102.format(name=self.name))
+
+
+def _check_decoding(decoding: str) -> None:
+    if decoding not in DECODINGS:
+        raise ValueError(Errors.E103.format(decoding=decoding))

@@ -1,0 +1,142 @@
+"""Copy-constrained GNER decoding (spacy_gner.ml.constrained) on tiny random models.
+
+Random weights make the label choices arbitrary, which is what these tests want: entities
+start and stop at random, so speculation is rejected at many different points.
+"""
+import math
+import random
+
+import pytest
+import spacy
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from spacy_gner.ml.constrained import constrained_decode, encode_target, target_segments
+from spacy_gner.schema import bio_to_spans, is_valid_bio
+from spacy_gner.schema.prompt import build_prompt, build_target
+
+WORDS = ["Ann", "visited", "Paris", "with", "Bob", "Lee", "of", "the", "UN", ",", "2021", "é", "New-York", "(", "x)"]
+LABELS = [["per", "loc"], ["sports team", "org-x", "per"], ["a"]]
+
+
+def _load(path):
+    tok = AutoTokenizer.from_pretrained(path)
+    try:
+        model = AutoModelForSeq2SeqLM.from_pretrained(path)
+    except ValueError:
+        model = AutoModelForCausalLM.from_pretrained(path)
+    return model.eval(), tok
+
+
+def _sentences(seed, n):
+    rng = random.Random(seed)
+    words = [[rng.choice(WORDS) for _ in range(rng.randint(1, 9))] for _ in range(n)]
+    labels = [rng.choice(LABELS) for _ in range(n)]
+    return [build_prompt(w, lab) for w, lab in zip(words, labels)], words, labels
+
+
+@pytest.fixture(scope="module", params=["tiny_t5_dir", "tiny_llama_dir"])
+def backbone(request):
+    torch.manual_seed(0)
+    return _load(request.getfixturevalue(request.param))
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_speculative_equals_token_by_token_greedy(backbone, batch_size):
+    model, tok = backbone
+    prompts, words, labels = _sentences(batch_size, 12)
+    slow = constrained_decode(model, tok, prompts, words, labels, speculative=False, batch_size=batch_size)
+    fast = constrained_decode(model, tok, prompts, words, labels, speculative=True, batch_size=batch_size)
+    assert [r.tags for r in fast] == [r.tags for r in slow]
+    for a, b in zip(fast, slow):
+        assert a.tag_probs == pytest.approx(b.tag_probs, abs=1e-4)
+    # token by token: one pass per target token; the draft passes can only be fewer
+    assert all(r.n_passes == r.n_tokens for r in slow)
+    assert sum(r.n_passes for r in fast) <= sum(r.n_passes for r in slow)
+
+
+def test_only_the_given_labels_and_valid_bio(backbone):
+    model, tok = backbone
+    prompts, words, labels = _sentences(7, 16)
+    seen = set()
+    for method_kwargs in ({"beam_size": 1}, {"beam_size": 3}):
+        for r, w, labs in zip(constrained_decode(model, tok, prompts, words, labels, **method_kwargs), words, labels):
+            allowed = {"O"} | {f"{p}-{lab}" for lab in labs for p in "BI"}
+            assert len(r.tags) == len(w) and set(r.tags) <= allowed and is_valid_bio(r.tags)
+            assert all(0.0 < p <= 1.0 + 1e-6 for p in r.tag_probs)
+            assert [(s, e, lab) for s, e, lab, _ in r.entities] == bio_to_spans(r.tags)
+            for s, e, _, p in r.entities:
+                assert p == pytest.approx(math.prod(r.tag_probs[s:e]))
+            seen.update(r.tags)
+    assert seen - {"O"}, "random weights should produce some entities: the test would be vacuous"
+
+
+def test_beam_of_one_equals_greedy_and_beam_scores_are_sums(backbone):
+    model, tok = backbone
+    prompts, words, labels = _sentences(3, 10)
+    greedy = constrained_decode(model, tok, prompts, words, labels, speculative=False)
+    beam1 = constrained_decode(model, tok, prompts, words, labels, beam_size=1, method="beam")
+    assert [r.tags for r in beam1] == [r.tags for r in greedy]
+    beam3 = constrained_decode(model, tok, prompts, words, labels, beam_size=3)
+    for r in beam1 + beam3:
+        assert is_valid_bio(r.tags)
+    # a hypothesis' score is its target's log-probability under teacher forcing
+    for prompt, w, r in zip(prompts, words, beam3):
+        assert r.score == pytest.approx(_sequence_logprob(model, tok, prompt, w, r.tags), abs=1e-3)
+
+
+def _sequence_logprob(model, tok, prompt, words, tags):
+    seq2seq = model.config.is_encoder_decoder
+    target = torch.tensor([encode_target(tok, words, tags, seq2seq=seq2seq)])
+    with torch.no_grad():
+        if seq2seq:
+            logits = model(input_ids=torch.tensor([tok(prompt)["input_ids"]]), labels=target).logits
+        else:
+            ids = tok(prompt)["input_ids"]
+            ids = ids[:-1] if ids[-1] == tok.eos_token_id else ids
+            full = torch.tensor([ids + target[0].tolist()])
+            logits = model(input_ids=full).logits[:, len(ids) - 1 : -1]
+    return logits.log_softmax(-1).gather(-1, target[..., None]).sum().item()
+
+
+def test_forced_words_are_the_training_tokens(backbone):
+    """Teacher-forcing the decoded tags reproduces exactly ``encode_target``'s ids, the
+    sequence a model is trained on; and the target text is the GNER target string."""
+    model, tok = backbone
+    seq2seq = model.config.is_encoder_decoder
+    _, words, labels = _sentences(11, 6)
+    for w, labs in zip(words, labels):
+        tags = ["O"] * len(w)
+        tags[0] = f"B-{labs[0]}"
+        assert "".join(target_segments(w, tags)) == build_target(w, tags)
+        ids = encode_target(tok, w, tags, seq2seq=seq2seq)
+        assert ids[-1] == tok.eos_token_id
+        text = tok.decode(ids, skip_special_tokens=True)
+        assert text.split() == build_target(w, tags).split()
+
+
+def test_empty_sentences_and_truncation(backbone):
+    model, tok = backbone
+    words = [[], ["Ann", "visited", "Paris", "today"]]
+    out = constrained_decode(model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3)
+    assert out[0].tags == [] and out[0].n_passes == 0
+    assert out[1].truncated and len(out[1].tags) == 4 and out[1].tags[-1] == "O"
+
+
+def test_component_constrained_decoding_writes_scored_spans(tiny_t5_dir):
+    nlp = spacy.blank("en")
+    config = {"model": {"name": str(tiny_t5_dir)}, "labels": ["per", "loc"], "decoding": "constrained"}
+    pipe = nlp.add_pipe("gner_generator", config=config)
+    nlp.initialize()
+    torch.manual_seed(0)
+    texts = ["Ann visited Paris with Bob Lee .", "", "UN 2021"]
+    docs = list(nlp.pipe(texts))
+    gen = pipe.generator
+    words = [[t.text for t in nlp.make_doc(t)] for t in texts]
+    direct = gen.generate_tags([build_prompt(w, ["per", "loc"]) for w in words], words, [["per", "loc"]] * 3, decoding="constrained")
+    for doc, (tags, probs) in zip(docs, direct):
+        group = doc.spans["gner"]
+        assert [(s.start, s.end, s.label_) for s in group] == bio_to_spans(tags)
+        assert group.attrs["scores"] == pytest.approx([math.prod(probs[s.start : s.end]) for s in group])
+        assert all(0.0 < x <= 1.0 + 1e-6 for x in group.attrs["scores"])
+    assert docs[1].spans["gner"].attrs["scores"] == []
