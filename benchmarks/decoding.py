@@ -1,0 +1,250 @@
+"""Free generation vs copy-constrained decoding (token by token and speculative) on a model
+actually trained to the GNER format.
+
+Model: a small T5 (d_model 256, 3+3 layers, 4 heads, d_ff 768) trained from scratch here,
+with a plain torch loop, on CoNLL-2003 training sentences from ``../shared/data`` in the
+GNER target format (``word(O) word(B-PER) …``, tokenized with ``encode_target``, the same
+function constrained decoding forces); prompt = the GNER template's last two lines
+(``Use the specific entity tags: … and O.\\nSentence: …``; the long fixed instruction is
+left out to keep training affordable on a shared CPU); tokenizer = a byte-level BPE
+(GPT-2 pre-tokenizer, vocab 4096) trained on the fly on the training sentences. The
+checkpoint is cached under ``--cache`` (default ``/tmp/spacy_gner_bench/decoding``), keyed
+by the training settings; delete it to retrain.
+
+Measured on the same dev sentences (the first ``--n`` of ``dev.txt`` with 1..40 words):
+
+* free: ``model.generate`` (greedy), parse ``word(label)``, hierarchical matching with
+  back-tokenization, BIO repair (the ``decoding = "free"`` path of ``gner_generator``);
+* constrained: ``constrained_decode(..., speculative=False)``: one decoder pass per token;
+* speculative: ``constrained_decode(..., speculative=True)``.
+
+Sequential decoder passes per sentence (free: generated length; at batch 16, the passes
+of the batch a sentence is in), sentences/s at batch 1 and 16, strict F1 (entity-level,
+exact boundaries and type). ``identical`` = speculative tags equal token-by-token tags for
+every sentence at both batch sizes. Ends with one line:
+``passes_ratio=… speedup_b1=… speedup_b16=… identical=… f1_free=… f1_constrained=…``
+(passes_ratio: free / speculative passes per sentence at batch 1; speedups: speculative vs
+free sentences/s).
+
+    nice python benchmarks/decoding.py --quick      # ~4 min on 2 cores incl. training
+    nice python benchmarks/decoding.py              # longer training, 300 dev sentences
+"""
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import common  # noqa: E402
+
+from spacy_gner.corpora import read_conll  # noqa: E402
+from spacy_gner.ml.constrained import constrained_decode, encode_target  # noqa: E402
+from spacy_gner.schema.bio import bio_to_spans, repair_bio  # noqa: E402
+from spacy_gner.schema.matching import hierarchical_match  # noqa: E402
+from spacy_gner.schema.prompt import build_prompt, parse_generation, shuffle_labels  # noqa: E402
+from spacy_gner.scoring import score_spans  # noqa: E402
+
+DATA = common.DATA / "conll2003"
+LABELS = ["PER", "ORG", "LOC", "MISC"]
+TEMPLATE = "Use the specific entity tags: {labels} and O.\nSentence: {sentence}"
+MODEL = dict(d_model=256, d_ff=768, d_kv=64, num_layers=3, num_decoder_layers=3, num_heads=4)
+VOCAB = 4096
+
+
+# --- model ---------------------------------------------------------------------------------------
+
+
+def build_tokenizer(texts):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB,
+        special_tokens=["<pad>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(texts, trainer)
+    # like T5: every encoded text ends with </s>
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
+
+
+def train_model(path: Path, train, seconds: float, seed: int, batch_size: int = 32, lr: float = 2e-3):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    texts = [" ".join(w) for w, _ in train] + [build_prompt(w, LABELS, TEMPLATE) for w, _ in train[:2000]]
+    tok = build_tokenizer(texts + [" ".join(f"{w}({t})" for w, t in zip(ws, ts)) for ws, ts in train[:2000]])
+    config = T5Config(
+        vocab_size=len(tok), **MODEL, dropout_rate=0.0, decoder_start_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+    )
+    model = T5ForConditionalGeneration(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = 100
+    data = [ex for ex in train if 1 <= len(ex[0]) <= 40]
+    model.train()
+    start = time.time()
+    step = 0
+    smooth = None
+    while time.time() - start < seconds:
+        # length-bucketed batches: sample a pivot, take sentences of similar length
+        batch = rng.sample(data, batch_size)
+        src = [tok(build_prompt(w, shuffle_labels(LABELS, rng), TEMPLATE))["input_ids"] for w, _ in batch]
+        tgt = [encode_target(tok, w, t, seq2seq=True) for w, t in batch]
+        s_len, t_len = max(map(len, src)), max(map(len, tgt))
+        ids = torch.full((batch_size, s_len), tok.pad_token_id)
+        mask = torch.zeros((batch_size, s_len), dtype=torch.long)
+        labels = torch.full((batch_size, t_len), -100)
+        for i, (s, t) in enumerate(zip(src, tgt)):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+            labels[i, : len(t)] = torch.tensor(t)
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / warmup)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+        if step % 50 == 0:
+            print(f"  step {step:5d}  {time.time() - start:6.0f}s  loss {smooth:.3f}", flush=True)
+    model.eval()
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    (path / "trained.json").write_text(json.dumps({"steps": step, "seconds": time.time() - start, "loss": smooth}))
+    return step
+
+
+def load_or_train(cache: Path, seconds: float, seed: int, n_train: int):
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    key = hashlib.sha1(json.dumps([MODEL, VOCAB, TEMPLATE, seconds, seed, n_train, 2]).encode()).hexdigest()[:10]
+    path = cache / key
+    if not (path / "trained.json").exists():
+        train = read_conll(DATA / "train.txt")
+        random.Random(seed).shuffle(train)
+        print(f"training a T5 {MODEL} for {seconds:.0f}s on {n_train} CoNLL sentences -> {path}", flush=True)
+        train_model(path, train[:n_train], seconds, seed)
+    info = json.loads((path / "trained.json").read_text())
+    model = T5ForConditionalGeneration.from_pretrained(path).eval()
+    return model, AutoTokenizer.from_pretrained(path), info, path
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+
+def free_decode(model, tok, prompts, words_batch, batch_size):
+    """generate + parse + hierarchical matching; returns (tags per sentence, passes per sentence)."""
+    def back(word):
+        return tok.decode(tok(word, add_special_tokens=False)["input_ids"], skip_special_tokens=True).strip()
+
+    tags_out, passes = [None] * len(prompts), [0] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True)
+        budget = max(len(encode_target(tok, words_batch[i], ["I-MISC"] * len(words_batch[i]))) for i in idx) + 8
+        with torch.no_grad():
+            gen = model.generate(**enc, max_new_tokens=budget, do_sample=False, num_beams=1)
+        texts = tok.batch_decode(gen, skip_special_tokens=True)
+        steps = gen.shape[1] - 1  # one decoder pass per generated token (decoder start excluded)
+        for i, text in zip(idx, texts):
+            words, tags = parse_generation(text, LABELS)
+            tags_out[i] = repair_bio(hierarchical_match(words_batch[i], words, tags, tokenize=back))
+            passes[i] = steps
+    return tags_out, passes
+
+
+def run(method, model, tok, prompts, words_batch, batch_size):
+    t0 = time.perf_counter()
+    if method == "free":
+        tags, passes = free_decode(model, tok, prompts, words_batch, batch_size)
+    else:
+        res = constrained_decode(
+            model, tok, prompts, words_batch, [LABELS] * len(prompts), batch_size=batch_size,
+            speculative=method == "speculative",
+        )
+        tags, passes = [r.tags for r in res], [r.n_passes for r in res]
+    return tags, passes, time.perf_counter() - t0
+
+
+def f1(gold, pred):
+    return score_spans([(None, bio_to_spans(p), bio_to_spans(g)) for g, p in zip(gold, pred)], modes=["strict"])["strict"]["f"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="short training, 100 dev sentences")
+    ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 100)")
+    ap.add_argument("--train-seconds", type=float, default=None, help="training budget (default 1500, quick 150)")
+    ap.add_argument("--n-train", type=int, default=14041)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding")))
+    args = ap.parse_args()
+    n = args.n or (100 if args.quick else 300)
+    seconds = args.train_seconds or (150.0 if args.quick else 1500.0)
+    torch.set_num_threads(args.threads)
+
+    model, tok, info, path = load_or_train(args.cache, seconds, args.seed, args.n_train)
+    dev = [ex for ex in read_conll(DATA / "dev.txt") if 1 <= len(ex[0]) <= 40][:n]
+    words_batch = [w for w, _ in dev]
+    gold = [t for _, t in dev]
+    prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, torch threads {args.threads}, "
+          f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}")
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: T5 {MODEL}, {n_params / 1e6:.1f}M params, vocab {len(tok)}, trained {info['steps']} steps "
+          f"in {info['seconds']:.0f}s (loss {info['loss']:.3f}), {path}")
+    print(f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
+          f"({sum(map(len, words_batch)) / len(dev):.1f} words, {sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)")
+
+    # warm-up (allocator, kernels) outside the timings
+    for method in ("free", "constrained", "speculative"):
+        run(method, model, tok, prompts[:2], words_batch[:2], 2)
+    results = {}
+    for bs in (1, 16):
+        for method in ("free", "constrained", "speculative"):
+            tags, passes, secs = run(method, model, tok, prompts, words_batch, bs)
+            results[(method, bs)] = (tags, passes, secs)
+    print()
+    print(f"{'method':<13}{'batch':>6}{'passes/sent':>13}{'sent/s':>9}{'strict F1':>11}")
+    for bs in (1, 16):
+        for method in ("free", "constrained", "speculative"):
+            tags, passes, secs = results[(method, bs)]
+            print(f"{method:<13}{bs:>6}{sum(passes) / len(passes):>13.1f}{len(dev) / secs:>9.2f}{f1(gold, tags):>11.4f}")
+    free_p = sum(results[("free", 1)][1]) / n
+    spec_p = sum(results[("speculative", 1)][1]) / n
+    sps = {k: n / v[2] for k, v in results.items()}
+    identical = all(results[("speculative", bs)][0] == results[("constrained", bs)][0] for bs in (1, 16))
+    identical = identical and results[("speculative", 1)][0] == results[("speculative", 16)][0]
+    print()
+    print(
+        f"passes_ratio={free_p / spec_p:.2f} speedup_b1={sps[('speculative', 1)] / sps[('free', 1)]:.2f} "
+        f"speedup_b16={sps[('speculative', 16)] / sps[('free', 16)]:.2f} identical={str(identical).lower()} "
+        f"f1_free={f1(gold, results[('free', 1)][0]):.4f} f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
