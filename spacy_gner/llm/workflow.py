@@ -1,0 +1,527 @@
+"""The KnowFREE knowledge workflow end to end (``python -m spacy_gner augment``).
+
+Steps (any subset, in this order):
+
+``ent``      extra entities -> ``ENT:<type>`` extension spans
+``seg``      word segmentation -> ``SEG``
+``pos``      POS given the segmentation -> ``POS:<TAG>`` (uses ``seg``'s words when it ran)
+``merge``    synonym merging of the ``ENT:`` types (LLM groups + embedding check), or a
+             reviewed mapping file
+``explain``  explanation sentences (entities explained / key phrases described), annotated
+             with a frozen ``knowfree_spans`` pipeline (target labels) and the extension
+             steps, written as a synthetic corpus (``doc.user_data["synthetic"] = True``)
+
+Every LLM step runs through spacy-llm (``LLMWrapper``) with its own ``BatchCache``
+directory under ``<cache_dir>/<model fingerprint>/<step>-<prompt template hash>``: a doc answered once is never
+sent again, so an interrupted run resumes where it stopped. spacy-llm keys its cache on
+the doc's tokens only, so each step starts from a clean copy of the input doc (its own
+answer is then the only thing the cache holds) and the workflow fuses the steps' spans
+itself. The ``pos`` cache therefore assumes an unchanged segmentation: clear the
+``seg-*`` and ``pos-*`` directories together when the segmentation changes.
+"""
+import hashlib
+import json
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import srsly
+from spacy.tokens import Doc, DocBin, Span
+from spacy.util import filter_spans
+from thinc.api import Config
+
+from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
+from .errors import Errors, Warnings
+from .tasks import ENT_PREFIX, EXPLANATIONS_KEY, SEG_LABEL, STATS_KEY, SYNONYM_GROUPS_KEY, types_doc
+
+STEPS = ("ent", "seg", "pos", "merge", "explain")
+LLM_STEPS = ("ent", "seg", "pos")
+TASK_NAMES = {
+    "ent": "spacy_gner.ExtensionEntities.v1",
+    "seg": "spacy_gner.Segmentation.v1",
+    "pos": "spacy_gner.ExtensionPOS.v1",
+    "explain": "spacy_gner.EntityExplanation.v1",
+    "describe": "spacy_gner.ExtensionDescription.v1",
+    "synonyms": "spacy_gner.SynonymGroups.v1",
+}
+
+DEFAULT_CONFIG = """
+[model]
+@llm_models = "spacy_gner.HFCausalLM.v1"
+name = "HuggingFaceTB/SmolLM2-135M-Instruct"
+max_new_tokens = 256
+batch_size = 8
+
+[cache]
+batch_size = 16
+max_batches_in_mem = 4
+
+[tasks]
+
+[max_new_tokens]
+# per-step answer length for models with a max_new_tokens setting (HFCausalLM);
+# steps not listed use model.max_new_tokens
+
+[merge]
+encoder = "sentence-transformers/all-MiniLM-L6-v2"
+eps = 1.5
+p = 5
+max_per_type = 200
+"""
+
+
+def load_config(path: Optional[Path] = None, model: Optional[str] = None) -> Config:
+    """The workflow config: ``DEFAULT_CONFIG`` overlaid with the file at ``path`` (which
+    must have a ``[model]`` block: any spacy-llm model, e.g. a REST model), with
+    ``model.name`` replaced by ``model`` when given."""
+    cfg = Config().from_str(DEFAULT_CONFIG)
+    if path is not None:
+        user = Config().from_disk(path, interpolate=False)
+        if "model" not in user:
+            raise ValueError(Errors.E404.format(path=path))
+        cfg = Config(cfg).merge(Config({k: v for k, v in user.items() if k != "model"}))
+        cfg["model"] = user["model"]
+    if model:
+        cfg["model"]["name"] = str(model)
+    return cfg
+
+
+def model_fingerprint(model_cfg: Dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(model_cfg, sort_keys=True, default=str).encode("utf8")).hexdigest()[:10]
+
+
+class Augmenter:
+    """Runs the workflow's steps over docs (see the module docstring)."""
+
+    def __init__(
+        self,
+        nlp,
+        config: Config,
+        *,
+        lang: str = "en",
+        labels: Sequence[str] = (),
+        cache_dir: Optional[Path] = None,
+        extension_key: str = EXTENSION_KEY,
+        spans_key: Optional[str] = None,
+        progress: bool = True,
+        encoder=None,
+    ):
+        self.nlp = nlp
+        self.config = config
+        self.lang = lang
+        self.labels = list(labels)
+        self.extension_key = extension_key
+        self.spans_key = spans_key
+        self.progress = progress
+        self._encoder = encoder
+        self._model = None
+        self.cache_root = Path(cache_dir) / model_fingerprint(dict(config["model"])) if cache_dir else None
+        self.step_info: Dict[str, Dict[str, int]] = {}
+
+    # --- spacy-llm plumbing -------------------------------------------------------------
+
+    @property
+    def model(self):
+        if self._model is None:
+            from spacy_llm.registry import registry
+
+            self._model = registry.resolve(Config({"model": self.config["model"]}))["model"]
+        return self._model
+
+    def task(self, step: str):
+        from spacy_llm.registry import registry
+
+        cfg: Dict[str, Any] = {"@llm_tasks": TASK_NAMES[step], "lang": self.lang}
+        if step in ("ent", "seg", "pos"):
+            cfg["extension_key"] = self.extension_key
+        if step == "ent" and self.labels:
+            cfg["labels"] = list(self.labels)
+        if step == "explain" and self.spans_key:
+            cfg["spans_key"] = self.spans_key
+        cfg.update(dict(self.config.get("tasks", {}).get(step, {})))
+        return registry.resolve(Config({"task": cfg}))["task"]
+
+    def wrapper(self, step: str):
+        from spacy_llm.cache import BatchCache
+        from spacy_llm.pipeline.llm import LLMWrapper
+        from spacy_llm.ty import validate_type_consistency
+
+        task = self.task(step)
+        model = self.model
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # spacy-llm's Any-vs-str typing notes
+            validate_type_consistency(task, model)
+        cache_cfg = dict(self.config.get("cache", {}))
+        # One directory per step and prompt template: spacy-llm refuses a cache written
+        # with another template, so an edited prompt starts a fresh one instead.
+        template_hash = hashlib.sha1(task.prompt_template.encode("utf8")).hexdigest()[:8]
+        cache = BatchCache(
+            path=self.cache_root / f"{step}-{template_hash}" if self.cache_root else None,
+            batch_size=int(cache_cfg.get("batch_size", 16)),
+            max_batches_in_mem=int(cache_cfg.get("max_batches_in_mem", 4)),
+        )
+        return LLMWrapper(name=f"llm_{step}", vocab=self.nlp.vocab, task=task, model=model, cache=cache, save_io=False)
+
+    def run_llm(self, step: str, docs: List[Doc]) -> List[Doc]:
+        """Run one task over ``docs`` (already clean copies), through the cache."""
+        if not docs:
+            return []
+        wrapper = self.wrapper(step)
+        cache = wrapper._cache
+        batch = int(dict(self.config.get("cache", {})).get("batch_size", 16))
+        out: List[Doc] = []
+        bar = _progress(len(docs), step, self.progress)
+        limits = dict(self.config.get("max_new_tokens", {}))
+        default_limit = getattr(self.model, "max_new_tokens", None)
+        if step in limits and default_limit is not None:
+            self.model.max_new_tokens = int(limits[step])
+        try:
+            for doc in wrapper.pipe(docs, batch_size=batch):
+                out.append(doc)
+                bar.update(1)
+        finally:
+            bar.close()
+            if default_limit is not None:
+                self.model.max_new_tokens = default_limit
+            if cache._path is not None and cache._cache_queue:
+                cache._persist()  # spacy-llm persists full batches only
+        info = self.step_info.setdefault(step, Counter())
+        info["docs"] += len(docs)
+        info["cache_hits"] += cache._stats["hit"]
+        return out
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def clean_copy(self, doc: Doc) -> Doc:
+        new = doc.copy()
+        if self.extension_key in new.spans:
+            del new.spans[self.extension_key]
+        for key in (STATS_KEY, EXPLANATIONS_KEY, SYNONYM_GROUPS_KEY):
+            new.user_data.pop(key, None)
+        return new
+
+    def extend(self, docs: List[Doc], steps: Sequence[str]) -> List[Doc]:
+        """Fused copies of ``docs`` with the extension spans of the LLM ``steps``
+        (``ent``, ``seg``, ``pos``) added to ``doc.spans[extension_key]`` and the
+        steps' counters in ``doc.user_data["llm_stats"]``."""
+        fused = [doc.copy() for doc in docs]
+        seg_docs: Optional[List[Doc]] = None
+        for step in (s for s in LLM_STEPS if s in steps):
+            inputs = [self.clean_copy(d) for d in docs]
+            if step == "pos" and seg_docs is not None:
+                for inp, seg in zip(inputs, seg_docs):
+                    inp.spans[self.extension_key] = [
+                        Span(inp, s.start, s.end, label=s.label_) for s in seg.spans.get(self.extension_key, []) if s.label_ == SEG_LABEL
+                    ]
+            outputs = self.run_llm(step, inputs)
+            if step == "seg":
+                seg_docs = outputs
+            for target, result in zip(fused, outputs):
+                prefix_ok = _step_label_filter(step)
+                new = [
+                    Span(target, s.start, s.end, label=s.label_)
+                    for s in result.spans.get(self.extension_key, [])
+                    if prefix_ok(s.label_)
+                ]
+                old = list(target.spans[self.extension_key]) if self.extension_key in target.spans else []
+                target.spans[self.extension_key] = _dedupe(old + new)
+                stats = result.user_data.get(STATS_KEY, {}).get(step)
+                if stats is not None:
+                    target.user_data.setdefault(STATS_KEY, {})[step] = stats
+        return fused
+
+    def synonym_groups(self, docs: List[Doc]) -> List[List[str]]:
+        types = sorted(
+            {
+                s.label_[len(ENT_PREFIX) :]
+                for d in docs
+                for s in d.spans.get(self.extension_key, [])
+                if s.label_.startswith(ENT_PREFIX)
+            }
+        )
+        if len(types) < 2:
+            return []
+        (result,) = self.run_llm("synonyms", [types_doc(self.nlp.vocab, types)])
+        self.step_info["synonyms"]["types"] = len(types)
+        stats = result.user_data.get(STATS_KEY, {}).get("synonyms", {})
+        for key in ("unparsable", "unknown_types", "empty"):
+            self.step_info["synonyms"][key] += stats.get(key, 0)
+        return [list(g) for g in result.user_data.get(SYNONYM_GROUPS_KEY, [])]
+
+    def encoder(self):
+        if self._encoder is None:
+            from .merge import load_encoder
+
+            self._encoder = load_encoder(str(self.config["merge"]["encoder"]))
+        return self._encoder
+
+    def merge(self, docs: List[Doc]) -> dict:
+        from .merge import merge_synonyms
+
+        groups = self.synonym_groups(docs)
+        merge_cfg = self.config["merge"]
+        if not groups:
+            return {"mapping": {}, "groups": [], "eps": merge_cfg["eps"], "p": merge_cfg["p"], "encoder": None}
+        return merge_synonyms(
+            docs,
+            groups,
+            self.encoder(),
+            key=self.extension_key,
+            prefix=ENT_PREFIX,
+            eps=float(merge_cfg["eps"]),
+            p=int(merge_cfg["p"]),
+            max_per_type=int(merge_cfg.get("max_per_type", 200)),
+            encoder_name=str(merge_cfg["encoder"]),
+        )
+
+    def explanations(self, docs: List[Doc]) -> List[Tuple[int, str, str]]:
+        """``(doc index, task, sentence)`` for the explanations of every doc: samples
+        with target entities are explained, the others described."""
+        with_ents, without = [], []
+        for i, doc in enumerate(docs):
+            spans = doc.spans[self.spans_key] if self.spans_key and self.spans_key in doc.spans else doc.ents
+            (with_ents if len(spans) else without).append(i)
+        out: List[Tuple[int, str, str]] = []
+        for step, idx in (("explain", with_ents), ("describe", without)):
+            results = self.run_llm(step, [self.clean_copy(docs[i]) for i in idx])
+            for i, result in zip(idx, results):
+                stats = result.user_data.get(STATS_KEY, {}).get(step, {})
+                for key in ("responses", "empty", "sentences"):
+                    self.step_info[step][key] += stats.get(key, 0)
+                out.extend((i, step, s) for s in result.user_data.get(EXPLANATIONS_KEY, []))
+        return out
+
+    def annotate_targets(self, sentences: Sequence[str], frozen_path: Path) -> List[Doc]:
+        """Synthetic docs: the sentences tokenised by the frozen pipeline, its target
+        spans (restricted to ``labels`` when given) in ``doc.spans[<its spans_key>]`` and,
+        when they do not overlap, ``doc.ents``; flagged synthetic."""
+        import spacy
+
+        frozen = spacy.load(frozen_path)
+        if not frozen.pipe_names:
+            raise ValueError(Errors.E406.format(path=frozen_path))
+        spans_key = None  # a span component (knowfree_spans, spancat) wins over doc.ents
+        for _, pipe in frozen.pipeline:
+            cfg = getattr(pipe, "cfg", None)
+            if isinstance(cfg, dict) and cfg.get("spans_key"):
+                spans_key = cfg["spans_key"]
+        key = self.spans_key or spans_key or "sc"
+        out = []
+        labels = set(self.labels)
+        for pred in frozen.pipe(sentences):
+            doc = Doc(self.nlp.vocab, words=[t.text for t in pred], spaces=[bool(t.whitespace_) for t in pred])
+            found = pred.spans[spans_key] if spans_key and spans_key in pred.spans else pred.ents
+            spans = [Span(doc, s.start, s.end, label=s.label_) for s in found if not labels or s.label_ in labels]
+            doc.spans[key] = spans
+            flat = filter_spans(spans)
+            if len(flat) == len(spans):
+                doc.ents = flat
+            doc.user_data[SYNTHETIC_KEY] = True
+            out.append(doc)
+        return out
+
+
+def _step_label_filter(step: str):
+    if step == "ent":
+        return lambda label: label.startswith(ENT_PREFIX)
+    if step == "seg":
+        return lambda label: label == SEG_LABEL
+    return lambda label: not label.startswith(ENT_PREFIX) and label != SEG_LABEL
+
+
+def _dedupe(spans: Iterable[Span]) -> List[Span]:
+    seen, out = set(), []
+    for s in spans:
+        k = (s.start, s.end, s.label_)
+        if k not in seen:
+            seen.add(k)
+            out.append(s)
+    return out
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc", leave=False)
+
+
+# --- reporting --------------------------------------------------------------------------
+
+
+def extension_label_counts(docs: Iterable[Doc], key: str = EXTENSION_KEY) -> Dict[str, int]:
+    counts: Counter = Counter()
+    for doc in docs:
+        for span in doc.spans.get(key, []):
+            counts[span.label_] += 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def task_summary(docs: Iterable[Doc], max_examples: int = 20) -> Dict[str, Dict[str, Any]]:
+    """The per-doc counters summed per task, with up to ``max_examples`` unaligned strings."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for doc in docs:
+        for task, stats in doc.user_data.get(STATS_KEY, {}).items():
+            agg = out.setdefault(task, {"docs": 0})
+            agg["docs"] += 1
+            for k, v in stats.items():
+                if k == "unaligned_examples":
+                    ex = agg.setdefault("unaligned_examples", [])
+                    ex.extend(v[: max(0, max_examples - len(ex))])
+                else:
+                    agg[k] = agg.get(k, 0) + int(v)
+    return out
+
+
+# --- the whole command --------------------------------------------------------------------
+
+
+def run_augment(
+    corpus: Path,
+    output_dir: Path,
+    *,
+    config: Config,
+    labels: Sequence[str] = (),
+    lang: str = "en",
+    cache_dir: Optional[Path] = None,
+    steps: Sequence[str] = STEPS,
+    frozen_pipeline: Optional[Path] = None,
+    mapping_file: Optional[Path] = None,
+    corpus_format: str = "auto",
+    limit: int = 0,
+    shuffle: bool = False,
+    seed: int = 0,
+    spans_key: Optional[str] = None,
+    extension_key: str = EXTENSION_KEY,
+    progress: bool = True,
+    encoder=None,
+) -> dict:
+    """Run the workflow on a corpus and write ``fused.spacy``, ``synthetic.spacy``,
+    ``explanations.jsonl``, ``label_mapping.json`` and ``report.json`` to
+    ``output_dir``. Returns the report."""
+    import spacy
+
+    from ..corpora import read_docs
+
+    for step in steps:
+        if step not in STEPS:
+            raise ValueError(Errors.E403.format(step=step, steps=", ".join(STEPS)))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    nlp = spacy.blank(lang)
+    docs = read_docs(nlp.vocab, corpus, corpus_format, limit=limit, shuffle=shuffle, seed=seed)
+    aug = Augmenter(
+        nlp,
+        config,
+        lang=lang,
+        labels=labels,
+        cache_dir=cache_dir or output_dir / "cache",
+        extension_key=extension_key,
+        spans_key=spans_key,
+        progress=progress,
+        encoder=encoder,
+    )
+    fused = aug.extend(docs, steps)
+
+    mapping_doc: dict = {"mapping": {}}
+    if mapping_file is not None:
+        mapping_doc = srsly.read_json(mapping_file)
+        mapping_doc.setdefault("mapping", {})
+        mapping_doc["source"] = str(mapping_file)
+    elif "merge" in steps:
+        mapping_doc = aug.merge(fused)
+    from .merge import apply_mapping
+
+    relabelled = apply_mapping(fused, mapping_doc["mapping"], extension_key)
+
+    outputs = {"fused": str(output_dir / "fused.spacy"), "label_mapping": str(output_dir / "label_mapping.json")}
+    DocBin(docs=fused, store_user_data=True).to_disk(output_dir / "fused.spacy")
+    srsly.write_json(output_dir / "label_mapping.json", mapping_doc)
+
+    synthetic_report: Dict[str, Any] = {}
+    synthetic: List[Doc] = []
+    if "explain" in steps:
+        expl = aug.explanations(docs)
+        srsly.write_jsonl(output_dir / "explanations.jsonl", [{"source": i, "task": t, "text": s} for i, t, s in expl])
+        outputs["explanations"] = str(output_dir / "explanations.jsonl")
+        sentences = list(dict.fromkeys(s for _, _, s in expl))
+        synthetic_report = {"explanation_sentences": len(expl), "distinct_sentences": len(sentences)}
+        if frozen_pipeline is None:
+            warnings.warn(Warnings.W402.format(path=output_dir / "explanations.jsonl"), stacklevel=2)
+            synthetic_report["frozen_pipeline"] = None
+        elif sentences:
+            annotated = aug.annotate_targets(sentences, Path(frozen_pipeline))
+            ext_steps = [s for s in LLM_STEPS if s in steps]
+            synthetic = aug.extend(annotated, ext_steps) if ext_steps else annotated
+            for doc in synthetic:
+                doc.user_data[SYNTHETIC_KEY] = True
+            apply_mapping(synthetic, mapping_doc["mapping"], extension_key)
+            DocBin(docs=synthetic, store_user_data=True).to_disk(output_dir / "synthetic.spacy")
+            outputs["synthetic"] = str(output_dir / "synthetic.spacy")
+            target_key = aug.spans_key or next((k for k in synthetic[0].spans if k != extension_key), None)
+            synthetic_report.update(
+                frozen_pipeline=str(frozen_pipeline),
+                docs=len(synthetic),
+                target_spans=sum(len(d.spans[target_key]) for d in synthetic if target_key and target_key in d.spans),
+                extension_labels=extension_label_counts(synthetic, extension_key),
+            )
+
+    tasks = task_summary(fused)
+    for step, info in aug.step_info.items():
+        entry = tasks.setdefault(step, {})
+        for k, v in info.items():
+            if k in ("cache_hits",) or k not in entry:
+                entry[k] = v
+    if synthetic:
+        synthetic_report["tasks"] = task_summary(synthetic)
+    report = {
+        "corpus": str(corpus),
+        "docs": len(docs),
+        "lang": lang,
+        "steps": list(steps),
+        "model": dict(config["model"]),
+        "cache_dir": str(aug.cache_root) if aug.cache_root else None,
+        "tasks": tasks,
+        "unaligned_items": {t: v.get("unaligned_items", 0) for t, v in tasks.items() if "unaligned_items" in v},
+        "unparsable_responses": {t: v.get("unparsable", 0) for t, v in tasks.items() if "responses" in v},
+        "extension_labels": extension_label_counts(fused, extension_key),
+        "label_mapping": {"merged_types": len(mapping_doc["mapping"]), "relabelled_spans": relabelled},
+        "synthetic": synthetic_report,
+        "outputs": outputs,
+    }
+    report["outputs"]["report"] = str(output_dir / "report.json")
+    srsly.write_json(output_dir / "report.json", report)
+    return report
+
+
+def format_report(report: dict, top: int = 15) -> str:
+    """A short plain-text summary of :func:`run_augment`'s report."""
+    lines = [f"{report['docs']} docs from {report['corpus']} ({report['lang']}), steps: {', '.join(report['steps'])}"]
+    for task, s in report["tasks"].items():
+        parts = [f"{k}={v}" for k, v in s.items() if k != "unaligned_examples" and isinstance(v, int)]
+        lines.append(f"  {task:9s} " + " ".join(parts))
+        if s.get("unaligned_examples"):
+            lines.append(f"            unaligned e.g.: {', '.join(repr(x) for x in s['unaligned_examples'][:5])}")
+    labels = report["extension_labels"]
+    lines.append(f"  extension labels: {len(labels)} ({sum(labels.values())} spans)")
+    for label, n in list(labels.items())[:top]:
+        lines.append(f"    {label:28s} {n}")
+    if len(labels) > top:
+        lines.append(f"    ... {len(labels) - top} more")
+    lm = report["label_mapping"]
+    lines.append(f"  merged types: {lm['merged_types']} (relabelled spans: {lm['relabelled_spans']})")
+    if report["synthetic"]:
+        lines.append(f"  synthetic: {json.dumps({k: v for k, v in report['synthetic'].items() if k not in ('tasks', 'extension_labels')})}")
+    for name, path in report["outputs"].items():
+        lines.append(f"  {name}: {path}")
+    return "\n".join(lines)

@@ -1,0 +1,207 @@
+"""The spacy-llm tasks, driven through spaCy's ``llm`` component by a deterministic fake
+model registered in ``llm_models`` under a test name."""
+import json
+
+import pytest
+import spacy
+from spacy.tokens import Doc
+from spacy_llm.registry import registry
+
+from spacy_gner.llm.tasks import (
+    EXPLANATIONS_KEY,
+    STATS_KEY,
+    SYNONYM_GROUPS_KEY,
+    make_extension_entities_task,
+    read_template,
+    types_doc,
+)
+from spacy_gner.llm.testing import FakeLLM
+
+FAKES = {}
+
+
+@registry.llm_models("spacy_gner_test.FakeLLM.v1")
+def make_fake_llm(key: str = "default"):
+    return FAKES.setdefault(key, FakeLLM())
+
+
+def llm_nlp(task, fake, lang="en", **task_cfg):
+    FAKES[str(id(fake))] = fake
+    nlp = spacy.blank(lang)
+    nlp.add_pipe(
+        "llm",
+        config={
+            "task": {"@llm_tasks": task, "lang": lang, **task_cfg},
+            "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": str(id(fake))},
+            "save_io": True,
+        },
+    )
+    return nlp
+
+
+def spans(doc, key="ext"):
+    return [(s.text, s.label_) for s in doc.spans.get(key, [])]
+
+
+def test_tasks_are_registered_versioned():
+    for name in (
+        "spacy_gner.ExtensionEntities.v1",
+        "spacy_gner.Segmentation.v1",
+        "spacy_gner.ExtensionPOS.v1",
+        "spacy_gner.EntityExplanation.v1",
+        "spacy_gner.ExtensionDescription.v1",
+        "spacy_gner.SynonymGroups.v1",
+    ):
+        assert registry.llm_tasks.get(name)
+    assert registry.llm_models.get("spacy_gner.HFCausalLM.v1")
+
+
+def test_entities_every_occurrence_and_counters():
+    fake = FakeLLM()
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake)
+    doc = nlp("Paris is big and Paris is old")
+    assert spans(doc) == [("Paris", "ENT:thing"), ("Paris", "ENT:thing")]
+    assert [s.start for s in doc.spans["ext"]] == [0, 4]
+    stats = doc.user_data[STATS_KEY]["ent"]
+    assert stats["responses"] == 1 and stats["items"] == 2 and stats["aligned_items"] == 2 and stats["spans"] == 2
+    assert fake.calls == 1
+    assert "Sentence: Paris is big and Paris is old" in doc.user_data["llm_io"]["llm"]["prompt"][0]
+
+
+@pytest.mark.parametrize(
+    "answer,expected,counter",
+    [
+        ('```json\n[{"entity": "Berlin", "type": "City"}]\n```\nThat is all.', [("Berlin", "ENT:city")], "aligned_items"),
+        ('[{"entity": "Berlin", "type": "city"}, {"entity": "Mars", "type": "planet"}', [("Berlin", "ENT:city")], "unaligned_items"),
+        ('[{"entity": "Berlin" "type": "city"}]', [("Berlin", "ENT:city")], "aligned_items"),  # missing comma
+        ("", [], "empty"),
+        ("I could not find any.", [], "unparsable"),
+        ("[]", [], "responses"),
+        ('[{"entity": "Ber", "type": "city"}]', [], "unaligned_items"),  # not on a token boundary
+        ('[{"entity": "Berlin"}, {"type": "x"}]', [], "invalid_items"),
+    ],
+)
+def test_entities_malformed_answers_never_crash(answer, expected, counter):
+    fake = FakeLLM(answers={"Sentence:": answer})
+    doc = llm_nlp("spacy_gner.ExtensionEntities.v1", fake)("We met in Berlin .")
+    assert spans(doc) == expected
+    assert doc.user_data[STATS_KEY]["ent"].get(counter, 0) >= 1
+
+
+def test_unaligned_examples_are_kept_for_the_report():
+    fake = FakeLLM(answers={"Sentence:": json.dumps([{"entity": f"X{i}", "type": "t"} for i in range(9)])})
+    doc = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, max_examples=3)("Nothing here .")
+    stats = doc.user_data[STATS_KEY]["ent"]
+    assert stats["unaligned_items"] == 9 and stats["unaligned_examples"] == ["X0", "X1", "X2"]
+
+
+def test_segmentation_then_pos_given_the_segmentation():
+    fake = FakeLLM(answers={"Split the sentence": '["I", "love", "New York", "."]'})
+    nlp = llm_nlp("spacy_gner.Segmentation.v1", fake)
+    FAKES["pos"] = fake
+    nlp.add_pipe("llm", name="pos", config={"task": {"@llm_tasks": "spacy_gner.ExtensionPOS.v1"}, "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": "pos"}})
+    doc = nlp("I love New York.")
+    assert [t for t in spans(doc) if t[1] == "SEG"] == [("I", "SEG"), ("love", "SEG"), ("New York", "SEG"), (".", "SEG")]
+    # the POS prompt shows the LLM's words, and its answer is aligned in order
+    assert "Words: I | love | New York | ." in fake.prompts[-1]
+    assert [t for t in spans(doc) if t[1] != "SEG"] == [("I", "POS:PROPN"), ("love", "POS:NOUN"), ("New York", "POS:PROPN"), (".", "POS:PUNCT")]
+    pos_stats = doc.user_data[STATS_KEY]["pos"]
+    assert pos_stats["covered_tokens"] == pos_stats["tokens"] == 5
+
+
+def test_pos_without_segmentation_uses_tokens_and_counts_invented_words():
+    answer = '[{"word": "Cats", "pos": "noun"}, {"word": "purr", "pos": "VERB"}, {"word": "loudly", "pos": "ADV"}, {"word": ".", "pos": ""}]'
+    fake = FakeLLM(answers={"part-of-speech": answer})
+    doc = llm_nlp("spacy_gner.ExtensionPOS.v1", fake)("Cats purr .")
+    assert spans(doc) == [("Cats", "POS:NOUN"), ("purr", "POS:VERB")]
+    stats = doc.user_data[STATS_KEY]["pos"]
+    assert stats["unaligned_items"] == 1 and stats["invalid_items"] == 1
+    assert "Words: Cats | purr | ." in fake.prompts[0]
+
+
+def test_chinese_per_character_docs():
+    fake = FakeLLM(
+        answers={
+            "命名实体": '[{"entity": "北京", "type": "地点"}, {"entity": "上海", "type": "地点"}]',
+            "进行分词": '```json\n["我", "爱", "北京", "。"]\n```',
+        }
+    )
+    nlp = spacy.blank("zh")
+    for step, task in (("ent", "spacy_gner.ExtensionEntities.v1"), ("seg", "spacy_gner.Segmentation.v1")):
+        FAKES[step + "zh"] = fake
+        nlp.add_pipe("llm", name=step, config={"task": {"@llm_tasks": task, "lang": "zh"}, "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": step + "zh"}})
+    chars = list("我爱北京。")
+    doc = nlp(Doc(nlp.vocab, words=chars, spaces=[True] * len(chars)))  # per-character, spaced
+    assert spans(doc) == [("北 京", "ENT:地点"), ("我", "SEG"), ("爱", "SEG"), ("北 京", "SEG"), ("。", "SEG")]
+    assert doc.user_data[STATS_KEY]["ent"]["unaligned_examples"] == ["上海"]
+    assert "句子：我爱北京。" in fake.prompts[0]  # the prompt shows the sentence without the spaces
+
+
+def test_explanation_tasks_write_sentences():
+    fake = FakeLLM()
+    nlp = llm_nlp("spacy_gner.EntityExplanation.v1", fake)
+    doc = nlp.make_doc("Alice visited Paris .")
+    doc.ents = [doc.char_span(0, 5, label="PER"), doc.char_span(14, 19, label="LOC")]
+    doc = nlp(doc)
+    assert doc.user_data[EXPLANATIONS_KEY] == ["Alice is a PER in this sentence.", "Paris is a LOC in this sentence."]
+    assert '"Alice" (PER); "Paris" (LOC)' in fake.prompts[0]
+    fake2 = FakeLLM(answers={"key phrases": ""})
+    doc = llm_nlp("spacy_gner.ExtensionDescription.v1", fake2)("it rained .")
+    assert doc.user_data.get(EXPLANATIONS_KEY, []) == []
+    assert doc.user_data[STATS_KEY]["describe"]["empty"] == 1
+
+
+def test_synonym_groups_keep_only_known_types_once():
+    fake = FakeLLM(answers={"entity types": '[["person", "People", "alien"], ["person", "human"], ["city", "town"]] bye'})
+    nlp = llm_nlp("spacy_gner.SynonymGroups.v1", fake)
+    doc = nlp(types_doc(nlp.vocab, ["person", "people", "human", "city", "town"]))
+    assert doc.user_data[SYNONYM_GROUPS_KEY] == [["person", "people"], ["city", "town"]]
+    assert doc.user_data[STATS_KEY]["synonyms"]["unknown_types"] == 1
+    assert "- people\n" in fake.prompts[0]
+
+
+def test_template_override_string_and_path(tmp_path):
+    fake = FakeLLM()
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, template="ENTITIES PLEASE\nSentence: {{ sentence }}")
+    nlp("Rome rocks")
+    assert fake.prompts[0] == "ENTITIES PLEASE\nSentence: Rome rocks"
+    path = tmp_path / "mine.jinja"
+    path.write_text("From file.\nSentence: {{ sentence | upper }}", encoding="utf8")
+    fake2 = FakeLLM()
+    llm_nlp("spacy_gner.ExtensionEntities.v1", fake2, template=str(path))("Rome rocks")
+    assert fake2.prompts[0] == "From file.\nSentence: ROME ROCKS"
+    with pytest.raises(ValueError, match="E402"):
+        read_template(str(tmp_path / "missing.jinja"), "ext_entities", "en")
+    with pytest.raises(ValueError, match="E401"):
+        make_extension_entities_task(lang="fr")
+
+
+def test_bundled_templates_in_both_languages():
+    for name in ("ext_entities", "segmentation", "pos", "explain_entities", "describe", "synonyms"):
+        for lang in ("en", "zh"):
+            assert "{{" in read_template(None, name, lang)
+
+
+def test_task_serialisation_round_trip(tmp_path):
+    fake = FakeLLM()
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, labels=["person", "city"], alignment_mode="contract")
+    nlp.to_disk(tmp_path / "p")
+    task = nlp.get_pipe("llm").task
+    cfg = task.get_cfg()
+    assert cfg["_labels"] == ["person", "city"] and cfg["_alignment_mode"] == "contract"
+    nlp2 = spacy.load(tmp_path / "p")
+    assert nlp2.get_pipe("llm").task.get_cfg() == cfg
+
+
+def test_sharded_doc_is_fused_back():
+    """A prompt longer than the model's context is split by spacy-llm into shards; the
+    reducer fuses spans (offsets intact) and sums the counters."""
+    fake = FakeLLM(context_length=60)
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake)
+    text = " ".join(["Paris is nice ."] * 12)
+    doc = nlp(text)
+    assert fake.calls > 1  # sharded
+    assert doc.text == text
+    assert [s.start for s in doc.spans["ext"]] == [4 * i for i in range(12)]
+    stats = doc.user_data[STATS_KEY]["ent"]
+    assert stats["responses"] == fake.calls and stats["spans"] == 12
