@@ -161,7 +161,7 @@ def free_decode(model, tok, prompts, words_batch, batch_size):
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True)
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, return_token_type_ids=False)
         budget = max(len(encode_target(tok, words_batch[i], ["I-MISC"] * len(words_batch[i]))) for i in idx) + 8
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=budget, do_sample=False, num_beams=1)
