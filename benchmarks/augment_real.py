@@ -119,12 +119,6 @@ def main():
     print(f"\n## annotation ({time.perf_counter() - start:.0f} s, cached answers reused)\n{format_report(report, top=25)}")
     if args.no_train:
         return
-    try:
-        spacy.blank("en").add_pipe("knowfree_spans")
-    except Exception as err:  # the component lives in another issue
-        print(f"\n(knowfree_spans not available: {err}; training comparison skipped)")
-        return
-
     vocab = spacy.blank("en").vocab
     fused = list(DocBin().from_disk(args.out / "fused.spacy").get_docs(vocab))
     test = read_docs(vocab, DATA / "test.txt")[: args.test_limit]

@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-from .errors import Errors, Warnings
+from ..errors import Errors, Warnings
 
 Encoder = Callable[[List[str]], numpy.ndarray]
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from spacy_llm.registry import registry
 
-from .errors import Errors
+from ..errors import Errors
 
 
 class HFCausalLM:

@@ -33,7 +33,7 @@ from spacy_llm.tasks.util.sharding import make_shard_mapper
 from spacy_llm.ty import FewshotExample
 
 from ..corpora import EXTENSION_KEY
-from .errors import Errors
+from ..errors import Errors
 from .parsing import (
     ALIGNMENT_MODES,
     align_in_order,

@@ -32,7 +32,7 @@ from spacy.util import filter_spans
 from thinc.api import Config
 
 from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
-from .errors import Errors, Warnings
+from ..errors import Errors, Warnings
 from .tasks import ENT_PREFIX, EXPLANATIONS_KEY, SEG_LABEL, STATS_KEY, SYNONYM_GROUPS_KEY, types_doc
 
 STEPS = ("ent", "seg", "pos", "merge", "explain")
