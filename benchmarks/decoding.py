@@ -26,8 +26,13 @@ every sentence at both batch sizes. Ends with one line:
 (passes_ratio: free / speculative passes per sentence at batch 1; speedups: speculative vs
 free sentences/s).
 
+With ``--pipeline DIR`` the model is instead the backbone of a trained ``gner_generator``
+pipeline (e.g. SmolLM2-135M fine-tuned by ``generator_accuracy.py --save DIR``), prompted
+exactly as the component prompts it (chat template, full GNER instruction, its labels).
+
     nice python benchmarks/decoding.py --quick      # ~4 min on 2 cores incl. training
     nice python benchmarks/decoding.py              # longer training, 300 dev sentences
+    nice python benchmarks/decoding.py --pipeline /tmp/gner_smollm2 --n 100
 """
 import argparse
 import hashlib
@@ -152,39 +157,71 @@ def load_or_train(cache: Path, seconds: float, seed: int, n_train: int):
 # --- decoding ------------------------------------------------------------------------------------
 
 
-def free_decode(model, tok, prompts, words_batch, batch_size):
-    """generate + parse + hierarchical matching; returns (tags per sentence, passes per sentence)."""
-    def back(word):
-        return tok.decode(tok(word, add_special_tokens=False)["input_ids"], skip_special_tokens=True).strip()
+class Setup:
+    """What the decoders need: model, tokenizer, prompt ids, labels, seq2seq."""
 
-    tags_out, passes = [None] * len(prompts), [0] * len(prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    def __init__(self, model, tok, prompt_ids, labels, seq2seq, back_tokenize):
+        self.model, self.tok, self.prompt_ids, self.labels = model, tok, prompt_ids, labels
+        self.seq2seq, self.back_tokenize = seq2seq, back_tokenize
+
+
+def free_decode(su: Setup, idx_all, words_batch, batch_size):
+    """generate + parse + hierarchical matching; returns (tags per sentence, passes per sentence)."""
+    tok, pad = su.tok, su.tok.pad_token_id if su.tok.pad_token_id is not None else su.tok.eos_token_id
+    tags_out, passes = [None] * len(idx_all), [0] * len(idx_all)
+    order = sorted(range(len(idx_all)), key=lambda i: len(su.prompt_ids[idx_all[i]]))
     for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, return_token_type_ids=False)
-        budget = max(len(encode_target(tok, words_batch[i], ["I-MISC"] * len(words_batch[i]))) for i in idx) + 8
+        rows = order[start : start + batch_size]
+        seqs = [su.prompt_ids[idx_all[i]] for i in rows]
+        width = max(map(len, seqs))
+        # seq2seq: right padding; decoder-only: left padding, so generation continues every row
+        ids = torch.full((len(seqs), width), pad)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, seq in enumerate(seqs):
+            sl = slice(0, len(seq)) if su.seq2seq else slice(width - len(seq), width)
+            ids[r, sl] = torch.tensor(seq)
+            mask[r, sl] = 1
+        budget = max(
+            len(encode_target(tok, words_batch[i], ["I-" + max(su.labels, key=len)] * len(words_batch[i]), seq2seq=su.seq2seq))
+            for i in rows
+        ) + 8
         with torch.no_grad():
-            gen = model.generate(**enc, max_new_tokens=budget, do_sample=False, num_beams=1)
-        texts = tok.batch_decode(gen, skip_special_tokens=True)
-        steps = gen.shape[1] - 1  # one decoder pass per generated token (decoder start excluded)
-        for i, text in zip(idx, texts):
-            words, tags = parse_generation(text, LABELS)
-            tags_out[i] = repair_bio(hierarchical_match(words_batch[i], words, tags, tokenize=back))
+            gen = su.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
+                                    num_beams=1, pad_token_id=pad)
+        new = gen if su.seq2seq else gen[:, width:]
+        texts = tok.batch_decode(new, skip_special_tokens=True)
+        steps = new.shape[1] - (1 if su.seq2seq else 0)  # one decoder pass per generated token
+        for i, text in zip(rows, texts):
+            words, tags = parse_generation(text, su.labels)
+            tags_out[i] = repair_bio(hierarchical_match(words_batch[i], words, tags, tokenize=su.back_tokenize))
             passes[i] = steps
     return tags_out, passes
 
 
-def run(method, model, tok, prompts, words_batch, batch_size):
+def run(method, su: Setup, idx, words_batch, batch_size):
     t0 = time.perf_counter()
     if method == "free":
-        tags, passes = free_decode(model, tok, prompts, words_batch, batch_size)
+        tags, passes = free_decode(su, idx, words_batch, batch_size)
     else:
         res = constrained_decode(
-            model, tok, prompts, words_batch, [LABELS] * len(prompts), batch_size=batch_size,
-            speculative=method == "speculative",
+            su.model, su.tok, [""] * len(idx), words_batch, [su.labels] * len(idx), batch_size=batch_size,
+            speculative=method == "speculative", prompt_ids=[su.prompt_ids[i] for i in idx], seq2seq=su.seq2seq,
         )
         tags, passes = [r.tags for r in res], [r.n_passes for r in res]
     return tags, passes, time.perf_counter() - t0
+
+
+def from_pipeline(path: Path, words_batch):
+    """A trained gner_generator pipeline (e.g. ``generator_accuracy.py --save DIR``): its
+    backbone, its prompt wrapping (chat template) and its labels."""
+    import spacy
+
+    pipe = spacy.load(path).get_pipe("gner_generator")
+    gen = pipe.generator
+    labels = list(pipe.labels)
+    prompt_ids = [gen.encode_prompt(build_prompt(w, labels, pipe.cfg["template"]), pipe.cfg["max_source_length"])
+                  for w in words_batch]
+    return Setup(gen.model.eval(), gen.tokenizer, prompt_ids, labels, gen.seq2seq, gen.back_tokenize)
 
 
 def f1(gold, pred):
@@ -199,33 +236,48 @@ def main():
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pipeline", type=Path, default=None,
+                    help="a trained gner_generator pipeline to decode with instead of the T5 trained here "
+                         "(e.g. SmolLM2 from generator_accuracy.py --save DIR)")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding")))
     args = ap.parse_args()
     n = args.n or (100 if args.quick else 300)
     seconds = args.train_seconds or (150.0 if args.quick else 1500.0)
     torch.set_num_threads(args.threads)
 
-    model, tok, info, path = load_or_train(args.cache, seconds, args.seed, args.n_train)
     dev = [ex for ex in read_conll(DATA / "dev.txt") if 1 <= len(ex[0]) <= 40][:n]
+    n = len(dev)
     words_batch = [w for w, _ in dev]
     gold = [t for _, t in dev]
-    prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]
-
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, torch threads {args.threads}, "
           f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}")
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: T5 {MODEL}, {n_params / 1e6:.1f}M params, vocab {len(tok)}, trained {info['steps']} steps "
-          f"in {info['seconds']:.0f}s (loss {info['loss']:.3f}), {path}")
+    if args.pipeline:
+        su = from_pipeline(args.pipeline, words_batch)
+        gold = [common.rename_conll_tags(t) for t in gold]
+        n_params = sum(p.numel() for p in su.model.parameters())
+        print(f"model: the gner_generator of {args.pipeline} ({type(su.model).__name__}, {n_params / 1e6:.1f}M params, "
+              f"labels {su.labels}, its own prompt wrapping)")
+    else:
+        model, tok, info, path = load_or_train(args.cache, seconds, args.seed, args.n_train)
+
+        def back(word):
+            return tok.decode(tok(word, add_special_tokens=False)["input_ids"], skip_special_tokens=True).strip()
+
+        prompt_ids = [tok(build_prompt(w, LABELS, TEMPLATE))["input_ids"] for w in words_batch]
+        su = Setup(model, tok, prompt_ids, LABELS, True, back)
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"model: T5 {MODEL}, {n_params / 1e6:.1f}M params, vocab {len(tok)}, trained {info['steps']} steps "
+              f"in {info['seconds']:.0f}s (loss {info['loss']:.3f}), {path}")
     print(f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
           f"({sum(map(len, words_batch)) / len(dev):.1f} words, {sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)")
 
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
-        run(method, model, tok, prompts[:2], words_batch[:2], 2)
+        run(method, su, [0, 1], words_batch[:2], 2)
     results = {}
     for bs in (1, 16):
         for method in ("free", "constrained", "speculative"):
-            tags, passes, secs = run(method, model, tok, prompts, words_batch, bs)
+            tags, passes, secs = run(method, su, list(range(n)), words_batch, bs)
             results[(method, bs)] = (tags, passes, secs)
     print()
     print(f"{'method':<13}{'batch':>6}{'passes/sent':>13}{'sent/s':>9}{'strict F1':>11}")

@@ -35,13 +35,6 @@ from spacy_gner.ml.schedules import cosine_with_warmup
 
 DATA = common.DATA / "conll2003"
 TOOLS = common.ROOT.parent / "shared" / "tools" / "get_small_models.py"
-NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
-
-
-def rename(tags):
-    return [t if t == "O" else t[:2] + NAMES[t[2:]] for t in tags]
-
-
 def find_model(path):
     if path:
         return path
@@ -59,6 +52,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--external-rate", type=float, default=0.0, help="external entity sampling rate")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", default=None, help="write the fine-tuned pipeline here (for benchmarks/decoding.py --pipeline)")
+    ap.add_argument("--decodings", default="free", help="comma-separated: free, constrained (each scored on dev)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
@@ -69,15 +64,15 @@ def main():
 
     train = read_conll(DATA / "train.txt")
     random.Random(args.seed).shuffle(train)
-    train = [(w, rename(t)) for w, t in train[: args.train]]
-    dev = [(w, rename(t)) for w, t in read_conll(DATA / "dev.txt")[: args.dev]]
+    train = [(w, common.rename_conll_tags(t)) for w, t in train[: args.train]]
+    dev = [(w, common.rename_conll_tags(t)) for w, t in read_conll(DATA / "dev.txt")[: args.dev]]
 
     nlp = spacy.blank("en")
     nlp.add_pipe(
         "gner_generator",
         config={
             "model": {"name": model_dir, "device": "cpu"},
-            "labels": sorted(NAMES.values()),
+            "labels": sorted(common.CONLL_NAMES.values()),
             "max_source_length": 1280,
             "max_target_length": 1280,
             "batch_size": 16,
@@ -114,18 +109,25 @@ def main():
                 window = []
     train_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    scores = nlp.evaluate(dev_egs, batch_size=16)
-    eval_s = time.perf_counter() - t0
+    if args.save:
+        nlp.to_disk(args.save)
+    pipe = nlp.get_pipe("gner_generator")
     print()
-    print(f"{'train sents':>11} {'steps':>6} {'train s':>8} {'dev sents':>9} {'dev sent/s':>10} "
+    print(f"{'decoding':>11} {'train sents':>11} {'steps':>6} {'train s':>8} {'dev sents':>9} {'dev sent/s':>10} "
           f"{'P':>6} {'R':>6} {'F1':>6}")
-    print(f"{len(train_egs):>11} {steps:>6} {train_s:>8.0f} {len(dev_egs):>9} {len(dev_egs) / eval_s:>10.2f} "
-          f"{100 * scores['ents_p']:>6.2f} {100 * scores['ents_r']:>6.2f} {100 * scores['ents_f']:>6.2f}")
-    for label, s in sorted((scores.get("ents_per_type") or {}).items()):
-        print(f"  {label:<14} P {100 * s['p']:6.2f}  R {100 * s['r']:6.2f}  F1 {100 * s['f']:6.2f}")
-    print(f"strict_f1={100 * scores['ents_f']:.2f} train={len(train_egs)} dev={len(dev_egs)} steps={steps}")
-
+    all_scores = {}
+    for decoding in args.decodings.split(","):
+        pipe.cfg["decoding"] = decoding
+        t0 = time.perf_counter()
+        scores = all_scores[decoding] = nlp.evaluate(dev_egs, batch_size=16)
+        eval_s = time.perf_counter() - t0
+        print(f"{decoding:>11} {len(train_egs):>11} {steps:>6} {train_s:>8.0f} {len(dev_egs):>9} {len(dev_egs) / eval_s:>10.2f} "
+              f"{100 * scores['ents_p']:>6.2f} {100 * scores['ents_r']:>6.2f} {100 * scores['ents_f']:>6.2f}", flush=True)
+    for decoding, scores in all_scores.items():
+        for label, s in sorted((scores.get("ents_per_type") or {}).items()):
+            print(f"  {decoding:<11} {label:<14} P {100 * s['p']:6.2f}  R {100 * s['r']:6.2f}  F1 {100 * s['f']:6.2f}")
+    print(" ".join(f"strict_f1_{d}={100 * sc['ents_f']:.2f}" for d, sc in all_scores.items())
+          + f" train={len(train_egs)} dev={len(dev_egs)} steps={steps}")
 
 if __name__ == "__main__":
     main()
