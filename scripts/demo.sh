@@ -5,8 +5,9 @@
 # training paths work end to end, not what the methods reach with pretrained models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${DEMO_DIR:-demo}
-STEPS=${DEMO_STEPS:-200}
+# usage: bash scripts/demo.sh [OUTPUT_DIR (demo)] [TRAINING_STEPS (200)]
+OUT=${1:-demo}
+STEPS=${2:-200}
 mkdir -p "$OUT"
 python -m spacy_gner convert assets/sample "$OUT/corpus"
 python -m spacy_gner tiny-model llama "$OUT/backbones/llama" --texts assets/sample/train.txt --size 64 --layers 4

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The README's main job on the built-in sample data: convert the sample corpus to .spacy,
-# build a lookup baseline pipeline from its training split, and evaluate it (strict,
-# partial and paper-compatible scores per dataset plus the average).
+# The README's main job: the spaCy project's offline CPU demo (project.yml, workflow `demo`).
+# Trains small versions of gner_generator, unmasked_llm_tagger and knowfree_spans on the
+# sample data in assets/sample, evaluates them (demo/metrics.json) and writes a displaCy
+# page of their entities and span groups (demo/entities.html). A rerun skips finished steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m spacy_gner convert assets/sample corpus/sample
-python scripts/gazetteer_pipeline.py corpus/sample/train.spacy training/gazetteer
-python -m spacy_gner evaluate training/gazetteer corpus/sample/dev.spacy corpus/sample/test.spacy corpus/sample/nested.spacy --output metrics/sample.json
+python -m spacy project run demo . "$@"
