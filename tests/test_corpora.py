@@ -375,6 +375,6 @@ def test_sample_assets_read_cleanly(nlp):
             docs = read_docs(nlp.vocab, SAMPLE / name)
             assert len(docs) == n and all(d.ents for d in docs[:5])
             assert docs[0].user_data[LABELS_KEY] == ["person", "organization", "location", "sports team", "misc"]
-        nested = read_docs(nlp.vocab, SAMPLE / "nested.jsonl")
+        nested = read_docs(nlp.vocab, SAMPLE / "nested_train.jsonl") + read_docs(nlp.vocab, SAMPLE / "nested_test.jsonl")
     assert len(nested) == 40 and sum(len(d.spans["sc"]) for d in nested) > 60
     assert sum(not d.ents and len(d.spans["sc"]) > 1 for d in nested) > 20  # really nested
