@@ -49,7 +49,7 @@ def test_demo_workflow_through_weasel(tmp_path):
     metrics = json.loads((project / "demo" / "metrics.json").read_text())
     assert set(metrics) == {"gner", "tagger", "knowfree"}
     # floors well under what the demo measured on 2 CPU cores (gner 0.28 with constrained
-    # decoding, tagger 0.74, knowfree 0.98 on held-out sentences): the tiny backbones are random
+    # decoding, tagger 0.74, knowfree 0.95 on held-out sentences): the tiny backbones are random
     for name, floor in (("gner", 0.15), ("tagger", 0.5), ("knowfree", 0.7)):
         assert metrics[name]["strict"]["f"] >= floor, (name, metrics[name])
     html = (project / "demo" / "entities.html").read_text(encoding="utf8")
