@@ -3,7 +3,7 @@
 Architecture (Lai et al. 2025, KnowFREE):
 
     word vectors (any spaCy tok2vec / transformer listener)
-      -> start MLP and end MLP (dropout, linear to D'=200, LeakyReLU)
+      -> start MLP and end MLP (dropout 0.4 as in the authors' code, linear to D'=200, LeakyReLU)
       -> H_B[i, j] = multi-head biaffine(s_i, e_j) + W [s_i; e_j; 1] + width_emb(j - i)
       -> for each start i, multi-head attention (K=10) along the row over ends j' with
          |j - j'| <= ω (ω=3):  H_G = LayerNorm(H_B + attn(H_B))
@@ -39,7 +39,7 @@ def build_knowfree(
     window: int = 3,
     width_embedding: int = 200,
     max_span_width: int = 0,
-    dropout: float = 0.1,
+    dropout: float = 0.4,
     max_length: int = 128,
     chunk_overlap: int = 16,
     nO: Optional[int] = None,
@@ -165,7 +165,7 @@ def valid_spans(lengths: torch.Tensor, L: int, W: int) -> torch.Tensor:
 
 
 class KnowFreeScorer(nn.Module):
-    def __init__(self, nI, nO, *, hidden=200, biaffine_heads=4, attention_heads=10, window=3, width_dim=200, dropout=0.1):
+    def __init__(self, nI, nO, *, hidden=200, biaffine_heads=4, attention_heads=10, window=3, width_dim=200, dropout=0.4):
         super().__init__()
         if hidden % biaffine_heads or hidden % attention_heads:
             raise ValueError(

@@ -41,7 +41,7 @@ attention_heads = 10
 window = 3
 width_embedding = 200
 max_span_width = 0
-dropout = 0.1
+dropout = 0.4
 max_length = 128
 chunk_overlap = 16
 
