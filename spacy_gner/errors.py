@@ -94,6 +94,8 @@ class Errors(metaclass=ErrorsWithCodes):
             "a trained pipeline.")
     # --- knowfree_spans (E3xx) ---
     E301 = ("knowfree_spans mode must be 'nested' or 'flat', got {mode!r}.")
+    E302 = ("knowfree_spans extension_max_weight must be a positive number or null (null caps "
+            "each extension weight at targets / all labels), got {value!r}.")
     # --- spacy-llm workflow (E4xx) ---
     E401 = ("Unknown language {lang!r} for the spacy-gner LLM tasks: choose from {langs}, or pass "
             "your own prompt with the task's 'template' setting.")

@@ -127,6 +127,23 @@ def test_extension_labels_weights_and_never_predicted():
     assert labels and labels <= {"loc", "org", "per"}
 
 
+def test_extension_weights_are_capped():
+    """A label the LLM produced once would get alpha = 0.5 * C_hat / 1; it is capped at
+    targets / all labels (3 / 6 here) unless extension_max_weight says otherwise."""
+    c_hat = (4 + 3 + 1) / 3
+    for cap, expected_rare in ((None, 3 / 6), (2.0, 0.5 * c_hat)):
+        nlp = spacy.blank("en")
+        pipe = nlp.add_pipe("knowfree_spans", config={"extension_max_weight": cap})
+        docs = _docs(nlp, ext=True)
+        docs[0].spans["ext"] = list(docs[0].spans["ext"]) + [Span(docs[0], 1, 2, label="ENT:rare")]
+        egs = [Example(nlp.make_doc(d.text), d) for d in docs]
+        nlp.initialize(lambda: egs)  # noqa: B023 (called at once)
+        assert pipe.extension_labels == ("ENT:rare", "ENT:thing", "POS:X")
+        assert pipe.cfg["extension_weights"] == pytest.approx([expected_rare, 0.5 * c_hat / 4, 0.5 * c_hat / 25])
+    with pytest.raises(ValueError, match="E302"):
+        spacy.blank("en").add_pipe("knowfree_spans", config={"extension_max_weight": 0})
+
+
 def test_synthetic_docs_are_down_weighted():
     fix_random_seed(0)
     nlp = spacy.blank("en")

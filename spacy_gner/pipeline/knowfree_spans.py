@@ -5,7 +5,10 @@ docs have no such group). *Extension labels* — LLM-produced spans under
 ``doc.spans[extension_key]`` such as ``ENT:person``, ``POS:NOUN``, ``SEG`` — are extra
 output channels learned with weight α_i = 0.5 · Ĉ / C_i (Ĉ = mean corpus count of the
 target labels, C_i = count of extension label i, computed at ``initialize``) and masked
-out at inference: they can never be predicted. A label seen only under the extension key
+out at inference: they can never be predicted. α_i is capped at ``extension_max_weight``
+(default: T / (T + E) for T target and E extension labels, as the authors' code does), so
+a label the LLM produced once cannot weigh 50× a target label and a long tail of noisy
+extension labels together weighs about as much as the targets. A label seen only under the extension key
 is an extension label. Docs with ``doc.user_data["synthetic"]`` set (the explanation
 sentences of the KnowFREE workflow) are weighted by β (``synthetic_weight``).
 
@@ -84,6 +87,7 @@ def _sigmoid(z):
         "overwrite_ents": False,
         "synthetic_weight": 0.4,
         "extension_scale": 0.5,
+        "extension_max_weight": None,
         "scorer": {"@scorers": "spacy_gner.spans_scorer.v1"},
     },
     default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
@@ -100,11 +104,14 @@ def make_knowfree_spans(
     overwrite_ents: bool,
     synthetic_weight: float,
     extension_scale: float,
+    extension_max_weight: Optional[float],
     scorer: Optional[Callable],
 ) -> "KnowFreeSpans":
     """Create a ``knowfree_spans`` component (see the module docstring)."""
     if mode not in ("nested", "flat"):
         raise ValueError(Errors.E301.format(mode=mode))
+    if extension_max_weight is not None and not extension_max_weight > 0:
+        raise ValueError(Errors.E302.format(value=extension_max_weight))
     return KnowFreeSpans(
         nlp.vocab,
         model,
@@ -117,6 +124,7 @@ def make_knowfree_spans(
         overwrite_ents=overwrite_ents,
         synthetic_weight=synthetic_weight,
         extension_scale=extension_scale,
+        extension_max_weight=extension_max_weight,
         scorer=scorer,
     )
 
@@ -163,7 +171,7 @@ class KnowFreeSpans(TrainablePipe):
         extension_labels: Optional[Sequence[str]] = None,
     ) -> None:
         """Collect target and extension labels with their corpus counts, derive the
-        extension weights α_i = scale · Ĉ / C_i, and size the output layer."""
+        extension weights α_i = min(scale · Ĉ / C_i, cap), and size the output layer."""
         from ..ml.knowfree import ensure_head
 
         validate_examples(get_examples(), "KnowFreeSpans.initialize")
@@ -181,7 +189,10 @@ class KnowFreeSpans(TrainablePipe):
         scale = self.cfg["extension_scale"]
         self.cfg["labels"] = targets
         self.cfg["extension_labels"] = exts
-        self.cfg["extension_weights"] = [float(scale * c_hat / max(ext_counts[e], 1)) for e in exts]
+        cap = self.cfg.get("extension_max_weight")
+        if cap is None:
+            cap = len(targets) / max(len(targets) + len(exts), 1)
+        self.cfg["extension_weights"] = [float(min(scale * c_hat / max(ext_counts[e], 1), cap)) for e in exts]
         if not sample:
             sample = [Doc(self.vocab, words=["x"])]
         head = self.model.get_ref("head")
