@@ -39,9 +39,10 @@ DATA = common.DATA / "conll2003"
 MODELS = Path.home() / ".cache" / "spacy-gner-dev"
 
 
-def make_nlp(vocab, labels):
+def make_nlp(vocab, labels, max_weight=None):
     nlp = spacy.blank("en", vocab=vocab)
-    pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat", "write_ents": True})
+    config = {"mode": "flat", "write_ents": True, "extension_max_weight": max_weight}
+    pipe = nlp.add_pipe("knowfree_spans", config=config)
     for label in labels:
         pipe.add_label(label)
     return nlp
@@ -81,7 +82,8 @@ def without_ext(docs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=250, help="training sentences (seeded shuffle)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="which N sentences (shuffle seed)")
+    ap.add_argument("--train-seed", type=int, default=None, help="knowfree training seed (default: --seed)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/augment_real"))
     ap.add_argument("--model", default=str(MODELS / "smollm2-135m"))
     ap.add_argument("--encoder", default=str(MODELS / "minilm-l6"))
@@ -89,12 +91,15 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32, help="prompts per generate call")
     ap.add_argument("--tokens", default="ent=64,seg=64,pos=96,synonyms=128,explain=64,describe=64",
                     help="max_new_tokens per step")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--test-limit", type=int, default=1000)
     ap.add_argument("--explain", type=int, default=0, help="explain the first K samples and train on the synthetic corpus too")
+    ap.add_argument("--extension-max-weight", type=float, default=None,
+                    help="knowfree_spans extension_max_weight (default: its T/(T+E) cap; 1e9 = uncapped)")
     ap.add_argument("--no-train", action="store_true")
     args = ap.parse_args()
+    train_seed = args.seed if args.train_seed is None else args.train_seed
 
     import torch
 
@@ -124,15 +129,15 @@ def main():
     test = read_docs(vocab, DATA / "test.txt")[: args.test_limit]
     rows = [("without extension labels", without_ext(fused)), ("with extension labels", fused)]
     print(f"\n## knowfree_spans (flat, CNN tok2vec), {len(fused)} train sentences, {args.epochs} epochs, "
-          f"batch {args.train_batch}, Adam 1e-3, seed {args.seed}; strict F1 on the first {len(test)} test sentences")
+          f"batch {args.train_batch}, Adam 1e-3, training seed {train_seed}, extension_max_weight {args.extension_max_weight}; strict F1 on the first {len(test)} test sentences")
     n_ext = sum(len(d.spans.get(EXTENSION_KEY, [])) for d in fused)
     n_labels = len({s.label_ for d in fused for s in d.spans.get(EXTENSION_KEY, [])})
     print(f"# extension spans in the training data: {n_ext} ({n_labels} labels)")
     frozen_dir = args.out / "frozen_no_ext"
     results = []
     for name, docs in rows:
-        nlp = make_nlp(vocab, labels)
-        secs = train(nlp, docs, args.epochs, args.train_batch, args.seed)
+        nlp = make_nlp(vocab, labels, args.extension_max_weight)
+        secs = train(nlp, docs, args.epochs, args.train_batch, train_seed)
         scores = evaluate(nlp, test)
         results.append((name, scores, secs))
         print(f"  {name:34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}   (train {secs:.0f} s)", flush=True)
@@ -154,8 +159,8 @@ def main():
         print(format_report(rep2, top=10))
         if (sub / "synthetic.spacy").exists():
             synthetic = list(DocBin().from_disk(sub / "synthetic.spacy").get_docs(vocab))
-            nlp = make_nlp(vocab, labels)
-            secs = train(nlp, fused + synthetic, args.epochs, args.train_batch, args.seed)
+            nlp = make_nlp(vocab, labels, args.extension_max_weight)
+            secs = train(nlp, fused + synthetic, args.epochs, args.train_batch, train_seed)
             scores = evaluate(nlp, test)
             print(f"  {'with extension + synthetic':34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}"
                   f"   ({len(synthetic)} synthetic docs, train {secs:.0f} s)")
