@@ -395,3 +395,83 @@ def test_unloadable_tokenizer_is_a_coded_error(tmp_path):
     (tmp_path / "no_tok").mkdir()
     result = CliRunner().invoke(app, ["score", str(path), "--tokenizer", str(tmp_path / "no_tok")])
     assert result.exit_code == 1 and "[E063]" in result.output and "Traceback" not in result.output
+
+
+# --- evaluate --save-generations: the pipeline's paper figure equals score on its file --------
+
+
+def _scripted_generate(gold):
+    """A stand-in for the tiny backbone's ``generate``: noisy generations of the gold
+    sentence named in each prompt (seeded per sentence), so the scores are not trivial."""
+
+    def generate(self, prompts, max_new_tokens, **kwargs):
+        out = []
+        for prompt in prompts:
+            sentence = prompt.rsplit("Sentence: ", 1)[1]
+            name, words, tags = gold[sentence]
+            out.append(noisy_prediction(random.Random(sentence), SETS[name], words, tags))
+        return out
+
+    return generate
+
+
+def test_evaluate_save_generations_scores_like_score(tiny_t5_dir, tmp_path, monkeypatch):
+    import spacy
+
+    from spacy_gner.ml.generator import HFGenerator
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("gner_generator", config={"model": {"name": str(tiny_t5_dir)}, "decoding": "free"})
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "pipe")
+    records = [r for r in make_records(5, n_per_set=40)]
+    gold, seen, data = {}, set(), []
+    for r in records:
+        sentence = " ".join(r["instance"]["words"])
+        if sentence in seen:
+            continue
+        seen.add(sentence)
+        gold[sentence] = (r["dataset"], r["instance"]["words"], r["instance"]["labels"])
+        data.append({k: r[k] for k in ("dataset", "label_list", "instance")})
+    # gold as the corpus reader keeps it (an I- after O opens an entity, as the authors read it)
+    (tmp_path / "zeroshot.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf8")
+    monkeypatch.setattr(HFGenerator, "generate", _scripted_generate(gold))
+    gens, metrics = tmp_path / "gens.jsonl", tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", str(tmp_path / "pipe"), str(tmp_path / "zeroshot.jsonl"), "--mode", "strict,paper",
+         "--save-generations", str(gens), "--output", str(metrics)],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(metrics.read_text())
+    saved = [json.loads(line) for line in gens.read_text(encoding="utf8").splitlines()]
+    assert len(saved) == len(data)
+    for rec in saved:  # the file holds the gold sentence and exactly what was generated
+        name, words, tags = gold[" ".join(rec["instance"]["words"])]
+        assert rec["dataset"] == name and rec["prediction"] == noisy_prediction(random.Random(" ".join(words)), SETS[name], words, tags)
+    tok_dir = payload["paper_tokenizer"]
+    assert tok_dir == str(tmp_path / "pipe" / "gner_generator" / "model")
+    scored, _ = _score([gens], tmp_path, "--tokenizer", tok_dir)
+    from transformers import AutoTokenizer
+
+    expected, average, _ = reference_scores(saved, AutoTokenizer.from_pretrained(tok_dir))
+    for name in SETS:
+        ours = payload["datasets"][name]
+        assert ours["paper_source"] == "generations"
+        assert 0.2 < expected[name]["f"] < 0.95
+        for k in "prf":
+            assert round(ours["paper"][k], 4) == round(scored["datasets"][name]["paper"][k], 4) == round(expected[name][k], 4)
+        # the strict figure is still spaCy's, on the component's repaired entities
+        assert ours["strict"]["f"] is not None
+    assert round(payload["average"]["paper"]["f"], 4) == round(average, 4)
+
+
+def test_save_generations_needs_a_free_decoding_generator(tmp_path):
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler")
+    nlp.to_disk(tmp_path / "pipe")
+    (tmp_path / "d.jsonl").write_text(json.dumps(make_records(0, n_per_set=1)[0]) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "pipe"), str(tmp_path / "d.jsonl"), "--save-generations", str(tmp_path / "g.jsonl")])
+    assert result.exit_code == 1 and "[E064]" in result.output and not (tmp_path / "g.jsonl").exists()
