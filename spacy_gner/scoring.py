@@ -31,7 +31,10 @@ Modes
     published ones. Differences: we start from spans, so the reference ``parser``'s
     handling of invalid BIO (an ``I-`` after ``O`` opening an entity, a type switch
     inside one) does not arise; and an empty dataset gives ``None`` where the reference
-    gives 0.
+    gives 0. This span-based form serves pipelines without raw generations; the raw
+    generations of a free-decoding ``gner_generator`` (and GNER prediction files) are
+    scored by :func:`score_paper_records`, the authors' procedure itself, from their
+    reading of the generated text to their BIO parser.
 
 Flat and nested output
 ----------------------
