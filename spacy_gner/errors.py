@@ -70,6 +70,19 @@ class Errors(metaclass=ErrorsWithCodes):
     E024 = ("Give the entity types with --labels or with --labels-file, not both.")
     E025 = ("Labels file {path}: {problem}. Expected one entity type per line (blank lines "
             "and lines starting with '#' are skipped) or a JSON list of strings.")
+    # --- foundation: GNER prediction files / score / zero-shot table ---
+    E060 = ("{path}:{line}: {problem}. A GNER prediction record is a JSON object with "
+            "'dataset', 'label_list' (type names), 'instance' ('words' and 'labels', one BIO tag "
+            "per word) and the generated 'prediction' text.")
+    E061 = ("Prediction file not found: {path}")
+    E062 = ("No prediction records in {paths}: give JSONL files (one record per line) or .json "
+            "files holding a list of records, as 'evaluate --save-generations' writes them.")
+    E063 = ("Cannot load the tokenizer {name!r}: {err} Give a hub name or a local directory "
+            "holding the tokenizer files, or leave out --tokenizer (no back-tokenization).")
+    E064 = ("--save-generations needs a pipeline with one gner_generator using decoding = "
+            "'free' (the file holds the raw generations); {name!r} has {found}.")
+    E065 = ("No zero-shot test set under {path}: expected one or more of the folders {names}, "
+            "each holding test.txt and label.txt (the GNER data release layout).")
     # --- gner_generator (E1xx) ---
     E101 = ("Component {name!r} has no backbone loaded yet. Call nlp.initialize() (which "
             "loads [components.{name}.model.name], a hub name or local directory) or load a "

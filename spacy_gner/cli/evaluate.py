@@ -29,6 +29,15 @@ types and is passed at run time to components that take labels per call (factory
 Without it, a GNER-format record's ``label_list`` (or a CoNLL corpus's ``label.txt``) is
 the label set of its sentence, for both; a corpus with neither gives run-time components
 the corpus's own gold types and restricts nothing.
+
+The ``paper`` figure of a pipeline with one ``gner_generator`` using free decoding is the
+GNER authors' evaluation of its raw generations (``spacy_gner.scoring.score_paper_records``,
+back-tokenizing with the component's own tokenizer), so it stands beside published GNER
+numbers; ``--save-generations FILE`` writes those generations as GNER prediction records
+(one per sentence, or per window of a doc longer than the component's ``window_words``;
+gold tags from the gold ``doc.ents`` outside the label list become ``O``), and
+``python -m spacy_gner score FILE --tokenizer PIPELINE/<component>/model`` gives the same
+figure. Any other pipeline's ``paper`` figure is computed from its spans.
 """
 import json
 from collections import OrderedDict
@@ -39,6 +48,7 @@ import typer
 from wasabi import msg
 
 from . import app
+from .score import write_text_atomic
 
 RUNTIME_LABEL_FACTORIES = ("gner_generator",)
 DEFAULT_SPANS_KEY = "sc"
@@ -218,6 +228,52 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) 
     return preds
 
 
+def free_generator(nlp) -> Optional[str]:
+    """The name of the pipeline's only ``gner_generator`` with free decoding, else None."""
+    names = [
+        name
+        for name, pipe in nlp.pipeline
+        if nlp.get_pipe_meta(name).factory == "gner_generator" and getattr(pipe, "cfg", {}).get("decoding") == "free"
+    ]
+    return names[0] if len(names) == 1 else None
+
+
+def generation_records(nlp, name: str, preds: List, gold_docs: List, labels: Optional[List[str]]) -> Optional[List[Dict[str, Any]]]:
+    """GNER prediction records (``score``'s input) of the free-decoding ``gner_generator``'s
+    raw generations for one dataset, or None when the pipeline has no such component."""
+    from ..corpora import LABELS_KEY
+    from ..util import doc_to_bio
+
+    pipe_name = free_generator(nlp)
+    if pipe_name is None:
+        return None
+    key = nlp.get_pipe(pipe_name).cfg["spans_key"]
+    records: List[Dict[str, Any]] = []
+    for i, (pred, gold) in enumerate(zip(preds, gold_docs)):
+        group = pred.spans[key] if key in pred.spans else None
+        label_list = list(group.attrs.get("labels", [])) if group is not None else list(labels or gold.user_data.get(LABELS_KEY) or [])
+        allowed = set(label_list)
+        gold_tags = [t if t == "O" or t[2:] in allowed else "O" for t in doc_to_bio(gold)]
+        gens = group.attrs.get("generations") if group is not None else None
+        if not gens:  # nothing generated (no words, or no labels): an empty prediction
+            gens = [[0, len(gold), ""]] if len(gold) else []
+        for start, end, text in gens:
+            idx = [k for k in range(start, end) if gold[k].text.strip()]
+            records.append(
+                {
+                    "dataset": name,
+                    "label_list": label_list,
+                    "instance": {
+                        "id": str(i) if len(gens) == 1 else f"{i}:{start}-{end}",
+                        "words": [gold[k].text for k in idx],
+                        "labels": [gold_tags[k] for k in idx],
+                    },
+                    "prediction": text,
+                }
+            )
+    return records
+
+
 def evaluate(
     nlp,
     datasets: "OrderedDict[str, List]",
@@ -226,10 +282,18 @@ def evaluate(
     labels: Optional[List[str]] = None,
     spans_key: Optional[str] = None,
     batch_size: int = 32,
+    generations: Optional[List[Dict[str, Any]]] = None,
 ) -> Dict[str, Any]:
-    """Predict and score every dataset (``{name: gold docs}``); returns the JSON payload."""
+    """Predict and score every dataset (``{name: gold docs}``); returns the JSON payload.
+    ``generations`` (a list) receives the GNER prediction records of a free-decoding
+    ``gner_generator`` (see the module docstring)."""
     from ..corpora import LABELS_KEY
-    from ..scoring import score_docs
+    from ..scoring import authors_back_tokenizer, score_docs, score_paper_records
+
+    pipe_name = free_generator(nlp)
+    back_tokenize = None
+    if pipe_name is not None and getattr(nlp.get_pipe(pipe_name), "generator", None) is not None:
+        back_tokenize = authors_back_tokenizer(nlp.get_pipe(pipe_name).generator.tokenizer)
 
     def doc_labels(eg):
         return labels if labels else eg.reference.user_data.get(LABELS_KEY)
@@ -239,6 +303,16 @@ def evaluate(
         preds = predict(nlp, gold_docs, labels, batch_size)
         pred_key, gold_key = choose_sources(nlp, preds, gold_docs, spans_key)
         result = score_docs(preds, gold_docs, modes, pred_key, doc_labels, gold_key=gold_key)
+        records = generation_records(nlp, name, preds, gold_docs, labels)
+        if records is not None:
+            if "paper" in modes:
+                paper = score_paper_records(records, back_tokenize)["datasets"].get(name)
+                if paper is not None:
+                    result["paper"] = paper["paper"]
+                    result["counts"]["paper"] = paper["counts"]["paper"]
+                result["paper_source"] = "generations"
+            if generations is not None:
+                generations.extend(records)
         result["docs"] = len(gold_docs)
         result["pred_source"] = _source(pred_key)
         result["gold_source"] = _source(gold_key)
@@ -277,6 +351,7 @@ def evaluate_cli(
     limit: int = typer.Option(0, "--limit", help="First N docs of each DATA path; 0 = all"),
     batch_size: int = typer.Option(32, "--batch-size", help="nlp.pipe batch size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on; -1 = CPU"),
+    save_generations: Optional[Path] = typer.Option(None, "--save-generations", help="Write the raw generations of a free-decoding gner_generator as GNER prediction records (JSONL, the input of 'score')"),
 ) -> None:
     """Score a pipeline on one or more corpora: strict, partial-match and GNER
     paper-compatible P/R/F1 per dataset plus their unweighted average."""
@@ -296,6 +371,9 @@ def evaluate_cli(
         nlp = spacy.load(pipeline)
     except (OSError, ValueError) as err:
         msg.fail(Errors.E023.format(name=pipeline, err=str(err).strip()), exits=1)
+    if save_generations is not None and free_generator(nlp) is None:
+        found = [f"{n} ({nlp.get_pipe_meta(n).factory})" for n in nlp.pipe_names]
+        msg.fail(Errors.E064.format(name=pipeline, found=", ".join(found) or "no components"), exits=1)
 
     units: List[Tuple[Path, Optional[str], bool, List]] = []
     for path in data:
@@ -309,16 +387,24 @@ def evaluate_cli(
         units.extend((path, dataset, len(parts) > 1, part) for dataset, part in parts)
     names = name_datasets([(p, d, s) for p, d, s, _ in units])
     datasets = OrderedDict((name, unit[3]) for name, unit in zip(names, units))
+    records: Optional[List[Dict[str, Any]]] = [] if save_generations is not None else None
     try:
-        payload = evaluate(nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size)
+        payload = evaluate(
+            nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size, generations=records
+        )
     except EvaluateError as err:
         msg.fail(str(err), exits=1)
     payload = {"pipeline": pipeline, **payload}
+    generator_dir = Path(pipeline) / (free_generator(nlp) or "") / "model"
+    if free_generator(nlp) is not None and generator_dir.is_dir():
+        payload["paper_tokenizer"] = str(generator_dir)
     for name, (path, dataset, _, _) in zip(names, units):
         payload["datasets"][name]["path"] = str(path)
         payload["datasets"][name]["dataset"] = dataset
     print_table(payload)
+    if records is not None:
+        write_text_atomic(save_generations, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        msg.good(f"Wrote {len(records)} generations to {save_generations}")
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf8")
+        write_text_atomic(output, json.dumps(payload, indent=2) + "\n")
         msg.good(f"Wrote {output}")

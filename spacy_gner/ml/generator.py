@@ -171,9 +171,11 @@ class HFGenerator:
         max_source: int = 640,
         max_target: int = 640,
         decoding: str = "free",
+        texts_out: Optional[List[str]] = None,
     ) -> List[Tuple[List[str], Optional[List[float]]]]:
         """One BIO tag per input word for each prompt, plus per-word label probabilities
         where the decoder provides them (constrained decoding; ``None`` for free).
+        With free decoding, ``texts_out`` (a list) receives the generated text per prompt.
 
         ``free``: ``generate`` (greedy or beam), parse ``word(label)`` pairs, align them to
         the input words by hierarchical matching with back-tokenization, repair the BIO.
@@ -199,9 +201,11 @@ class HFGenerator:
             return [(list(r.tags), list(r.tag_probs)) for r in results]
         budgets = [self.target_budget(words, labels, max_target) for words, labels in zip(words_batch, labels_batch)]
         texts = self.generate(prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source)
+        if texts_out is not None:
+            texts_out.extend(texts)
         out = []
         for words, labels, text in zip(words_batch, labels_batch, texts):
-            pred_words, pred_tags = parse_generation(text, labels)
+            pred_words, pred_tags = parse_generation(text, labels, words)
             out.append((repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=self.back_tokenize)), None))
         return out
 

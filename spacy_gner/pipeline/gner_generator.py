@@ -74,6 +74,8 @@ class DocPrediction(NamedTuple):
     spans: List[SpanTuple]
     scores: Optional[List[float]]
     labels: List[str]
+    # free decoding: ``[start, end, text]`` per chunk (token offsets, the generated text)
+    generations: Optional[List[List[Any]]] = None
 
 
 @Language.factory(
@@ -322,6 +324,7 @@ class GNERGenerator(TrainablePipe):
                 idx = [i for i in range(*chunk) if doc[i].text.strip()]
                 if idx:
                     jobs.append((d, chunk, idx, [doc[i].text for i in idx]))
+        texts: Optional[List[str]] = [] if self.cfg["decoding"] == "free" else None
         results = generator.generate_tags(
             [build_prompt(words, labels, self.cfg["template"]) for _, _, _, words in jobs],
             [words for _, _, _, words in jobs],
@@ -331,7 +334,12 @@ class GNERGenerator(TrainablePipe):
             max_source=self.cfg["max_source_length"],
             max_target=self.cfg["max_target_length"],
             decoding=self.cfg["decoding"],
+            texts_out=texts,
         )
+        generations: List[Optional[List[List[Any]]]] = [None if texts is None else [] for _ in docs]
+        if texts is not None:
+            for (d, chunk, _, _), text in zip(jobs, texts):
+                generations[d].append([chunk[0], chunk[1], text])
         chunks: List[List] = [[] for _ in docs]
         chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
         span_scores: List[Optional[Dict[SpanTuple, float]]] = [None if no_scores is None else {} for _ in docs]
@@ -351,18 +359,22 @@ class GNERGenerator(TrainablePipe):
         for d, doc in enumerate(docs):
             merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
             scores = [span_scores[d][span] for span in merged] if span_scores[d] is not None else None
-            out.append(DocPrediction(merged, scores, labels))
+            out.append(DocPrediction(merged, scores, labels, generations[d]))
         return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
-        decoding gives them) and ``doc.ents`` (kept unless ``overwrite_ents``)."""
+        decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` per
+        chunk, the model's raw output, which ``evaluate`` scores the GNER authors' way) and
+        ``doc.ents`` (kept unless ``overwrite_ents``)."""
         key = self.cfg["spans_key"]
         for doc, pred in zip(docs, predictions):
             objs = spans_from_tuples(doc, pred.spans)
             group = SpanGroup(doc, name=key, spans=objs, attrs={"labels": list(pred.labels)})
             if pred.scores is not None:
                 group.attrs["scores"] = list(pred.scores)
+            if pred.generations is not None:
+                group.attrs["generations"] = [list(g) for g in pred.generations]
             doc.spans[key] = group
             set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
 

@@ -227,3 +227,47 @@ def hierarchical_match(
     for i, j in lcs_pairs(src, gen):
         out[i] = pred_tags[j]
     return out
+
+
+def paper_match(
+    words: Sequence[str],
+    pred_words: Sequence[str],
+    pred_tags: Sequence[str],
+    back_tokenize: Optional[Callable[[List[str]], List[str]]] = None,
+) -> List[str]:
+    """Hierarchical matching exactly as the GNER authors' evaluator does it.
+
+    Both word lists are lower-cased (``str.lower``); then, when ``back_tokenize`` is given,
+    the lower-cased *input* words are passed through it (a list in, a list out: the
+    authors' ``tokenizer.batch_decode(tokenizer(words)["input_ids"],
+    skip_special_tokens=True)``). Level 1: equal lists give ``pred_tags`` as they are.
+    Level 2: the generated words as an in-order subsequence of the input, each taking the
+    first unused input position that equals it. Level 3: the LCS of their reduction to a
+    longest strictly increasing subsequence (input words in order, each one's positions in
+    the generation visited in decreasing order; a new element replaces the first chain
+    tail >= it and links to the tail one level below; the traceback starts from the last
+    tail of the longest chain). Unmatched input words get ``O``. No prefix/suffix
+    trimming and no other solver, so ties break as in the paper's numbers.
+    """
+    if len(pred_words) != len(pred_tags):
+        raise ValueError(Errors.E002.format(n_words=len(pred_words), n_tags=len(pred_tags)))
+    src = [w.lower() for w in words]
+    if back_tokenize is not None and src:
+        src = list(back_tokenize(src))
+    gen = [w.lower() for w in pred_words]
+    if src == gen:
+        return list(pred_tags)
+    out = ["O"] * len(src)
+    j = 0
+    for i, w in enumerate(src):
+        if j < len(gen) and w == gen[j]:
+            out[i] = pred_tags[j]
+            j += 1
+    if j == len(gen):
+        return out
+    out = ["O"] * len(src)
+    # hunt_szymanski_pairs(x, y) walks y in order and x's positions in decreasing order:
+    # with x = the generation and y = the input that is the authors' reduction.
+    for g, s in hunt_szymanski_pairs(gen, src):
+        out[s] = pred_tags[g] or "O"
+    return out

@@ -98,7 +98,7 @@ def sample_external_labels(
 
 
 def parse_generation(
-    text: str, labels: Optional[Iterable[str]] = None
+    text: str, labels: Optional[Iterable[str]] = None, words: Optional[Sequence[str]] = None
 ) -> Tuple[List[str], List[str]]:
     """Parse a GNER generation into ``(words, tags)``.
 
@@ -107,24 +107,95 @@ def parse_generation(
     wrote without a tag) get ``O``. Tags whose type is not in ``labels`` become ``O``
     (case-sensitive, as in the paper); ``labels=None`` accepts every type. Text after the
     last tag is ignored, so text with no tags gives ``([], [])``. Never raises on garbage.
+
+    ``words`` (the input words) lets an input word that holds whitespace or brackets
+    (``"New York"``, ``"x(B-y)"``: whitespace splitting or the tag pattern would cut it)
+    be read back whole: where the text has such a word, compared case-insensitively,
+    directly followed by a tag, that word takes the tag.
     """
     allowed = None if labels is None else set(labels)
-    words: List[str] = []
+    out_words: List[str] = []
     tags: List[str] = []
     if not isinstance(text, str):
-        return words, tags
+        return out_words, tags
+    special = _special_words(words)
+    folded = text.lower() if special and len(text.lower()) == len(text) else text
+
+    def emit(word: str, tag: str) -> None:
+        if tag != "O" and allowed is not None and tag[2:] not in allowed:
+            tag = "O"
+        out_words.append(word)
+        tags.append(tag)
+
     pos = 0
-    for match in _TAG_RE.finditer(text):
+    while True:
+        match = _TAG_RE.search(text, pos)
+        if match is None:
+            break
+        found = _find_special(text, folded, special, pos, match.end()) if special else None
+        if found is not None:
+            start, end, tag_match = found
+            for piece in text[pos:start].split():
+                emit(piece, "O")
+            emit(text[start:end], tag_match.group(1))
+            pos = tag_match.end()
+            continue
         pieces = text[pos : match.start()].split()
         pos = match.end()
         if not pieces:
             continue
-        tag = match.group(1)
-        if tag != "O" and allowed is not None and tag[2:] not in allowed:
-            tag = "O"
         for piece in pieces[:-1]:
-            words.append(piece)
-            tags.append("O")
-        words.append(pieces[-1])
-        tags.append(tag)
+            emit(piece, "O")
+        emit(pieces[-1], match.group(1))
+    return out_words, tags
+
+
+def _special_words(words: Optional[Sequence[str]]) -> List[str]:
+    """Input words that whitespace splitting or the tag pattern would cut, longest first."""
+    if not words:
+        return []
+    found = {w.lower() for w in words if isinstance(w, str) and w.strip() and (any(c.isspace() for c in w) or "(" in w or ")" in w)}
+    return sorted(found, key=lambda w: (-len(w), w))
+
+
+def _find_special(text: str, folded: str, special: Sequence[str], pos: int, limit: int):
+    """The first input word of ``special`` that starts in ``text[pos:limit]`` at a word
+    boundary and is directly followed by a tag: ``(start, end, tag match)`` or None."""
+    best = None
+    for word in special:
+        idx = folded.find(word, pos)
+        while 0 <= idx < limit:
+            boundary = idx == pos or folded[idx - 1].isspace() or text[idx - 1] == ")"
+            tag_match = _TAG_RE.match(text, idx + len(word)) if boundary else None
+            if tag_match is not None:
+                if best is None or idx < best[0]:
+                    best = (idx, idx + len(word), tag_match)
+                break
+            idx = folded.find(word, idx + 1)
+    return best
+
+
+# The GNER authors' tag pattern (``extract`` in their evaluator): ``(B-`` or ``(I-`` up to
+# the first ``)`` on the same line, or exactly ``(O)``.
+_PAPER_TAG_RE = re.compile(r"\([BI]-.*?\)|\(O\)")
+
+
+def extract_tagged_runs(text: str) -> Tuple[List[str], List[str]]:
+    """The GNER authors' reading of a generation: ``(words, tags)`` where each tag takes
+    the *whole* stripped text since the previous tag as one word (an untagged run
+    ``"a b(O)"`` is the single word ``"a b"``), empty runs are skipped, and the tag is the
+    stripped text inside the brackets, valid or not. The text is stripped first.
+    """
+    words: List[str] = []
+    tags: List[str] = []
+    if not isinstance(text, str):
+        return words, tags
+    text = text.strip()
+    pos = 0
+    for match in _PAPER_TAG_RE.finditer(text):
+        run = text[pos : match.start()].strip()
+        if run:
+            words.append(run)
+            tags.append(match.group()[1:-1].strip())
+        pos = match.end()
     return words, tags
