@@ -111,9 +111,12 @@ class HFCausalLM:
                 max_length=self.max_input_tokens,
                 add_special_tokens=add_special,
             ).to(self._device)
+            # some tokenizers (e.g. a PreTrainedTokenizerFast saved without a model type)
+            # return token_type_ids, which decoder-only models refuse in generate()
+            inputs = {k: enc[k] for k in ("input_ids", "attention_mask") if k in enc}
             with torch.inference_mode():
                 out = model.generate(
-                    **enc,
+                    **inputs,
                     max_new_tokens=self.max_new_tokens,
                     do_sample=False,
                     num_beams=1,
