@@ -151,16 +151,17 @@ def read_json_dict(path, damaged: "Callable[[str], str]") -> dict:
 
 
 def first_line(err: BaseException, limit: int = 300) -> str:
-    """The first line of an exception's message (its type name when it has none)."""
-    text = str(err).strip().splitlines()
-    line = text[0].strip() if text else type(err).__name__
+    """An exception's message on one line (whitespace collapsed, cut at ``limit``
+    characters; its type name when it has no message)."""
+    line = " ".join(str(err).split()) or type(err).__name__
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def check_output_path(path, kind: str = "file", overwrite_dir: bool = False) -> None:
+def check_output_path(path, kind: str = "file", overwrite_dir: bool = False, overwrite_file: bool = False) -> None:
     """Refuse an output path that cannot be written as ``kind`` ("file" or "dir") before
     any work is done (``E032``): a file output that is a directory or exists already, a
-    directory output that is a file, a parent that is a file."""
+    directory output that is a file, a parent that is a file. An existing file (or a
+    non-empty directory) is refused unless ``overwrite_file`` (``overwrite_dir``)."""
     from pathlib import Path
 
     from .errors import Errors
@@ -169,7 +170,7 @@ def check_output_path(path, kind: str = "file", overwrite_dir: bool = False) -> 
     if kind == "file":
         if path.is_dir():
             raise ValueError(Errors.E032.format(path=path, problem="is a directory", hint="give a file name"))
-        if path.exists():
+        if path.exists() and not overwrite_file:
             raise ValueError(Errors.E032.format(path=path, problem="exists already", hint="remove it or choose another name"))
     elif path.exists() and not path.is_dir():
         raise ValueError(Errors.E032.format(path=path, problem="is a file", hint="give a directory"))
@@ -215,9 +216,11 @@ class atomic_path:
         return False
 
 
-def cli_fail(message: str) -> "NoReturn":
-    """End a CLI command with ONE line naming the problem and exit status 1."""
-    from wasabi import msg
+def cli_fail(message: str) -> NoReturn:
+    """End a CLI command with ONE line naming the problem (on stderr, never wrapped to
+    the terminal width) and exit status 1."""
+    import sys
 
-    msg.fail(" ".join(str(message).split()), exits=1)
-    raise SystemExit(1)  # msg.fail exits; this keeps type checkers and readers sure
+    sys.stdout.flush()
+    print("✘ " + " ".join(str(message).split()), file=sys.stderr, flush=True)
+    raise SystemExit(1)

@@ -284,27 +284,35 @@ def evaluate_cli(
 
     from ..corpora import read_docs
     from ..errors import Errors
+    from ..util import atomic_path, check_int, check_output_path, cli_fail
 
     try:
+        check_int("--batch-size", batch_size, 1)
+        check_int("--limit", limit, 0)
+        if output is not None:  # checked before the (long) evaluation runs
+            check_output_path(output, "file", overwrite_file=True)
         modes = parse_modes(mode)
         label_list = parse_labels(labels, labels_file)
-    except EvaluateError as err:
-        msg.fail(str(err), exits=1)
+    except ValueError as err:
+        cli_fail(str(err))
+    for path in data:
+        if not path.exists():
+            cli_fail(Errors.E012.format(path=path))
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     try:
         nlp = spacy.load(pipeline)
     except (OSError, ValueError) as err:
-        msg.fail(Errors.E023.format(name=pipeline, err=str(err).strip()), exits=1)
+        cli_fail(Errors.E023.format(name=pipeline, err=str(err).strip()))
 
     units: List[Tuple[Path, Optional[str], bool, List]] = []
     for path in data:
         try:
             docs = read_docs(nlp.vocab, path, limit=limit, spans_key=spans_key)
         except ValueError as err:
-            msg.fail(str(err), exits=1)
+            cli_fail(str(err))
         if not docs:
-            msg.fail(Errors.E021.format(path=path), exits=1)
+            cli_fail(Errors.E021.format(path=path))
         parts = _dataset_units(path, docs)
         units.extend((path, dataset, len(parts) > 1, part) for dataset, part in parts)
     names = name_datasets([(p, d, s) for p, d, s, _ in units])
@@ -312,13 +320,13 @@ def evaluate_cli(
     try:
         payload = evaluate(nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size)
     except EvaluateError as err:
-        msg.fail(str(err), exits=1)
+        cli_fail(str(err))
     payload = {"pipeline": pipeline, **payload}
     for name, (path, dataset, _, _) in zip(names, units):
         payload["datasets"][name]["path"] = str(path)
         payload["datasets"][name]["dataset"] = dataset
     print_table(payload)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf8")
+        with atomic_path(output) as tmp:
+            tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf8")
         msg.good(f"Wrote {output}")
