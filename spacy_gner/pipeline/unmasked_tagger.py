@@ -311,7 +311,7 @@ class UnmaskedTagger(TrainablePipe):
         name = str(self.model.attrs["name"])
         base = self.cfg.get("base_model") or _resolve_base(name)
         if Path(base).is_absolute() and not Path(base).is_dir():
-            warnings.warn(Warnings.W010.format(name=self.name, path=base))
+            warnings.warn(Warnings.W010.format(name=self.name, path=base), stacklevel=2)
         cfg = {**self.cfg, "base_model": base, "base_model_given": self.cfg.get("base_model_given", name), "has_model": self.net is not None}
         (path / "cfg.json").write_text(json.dumps(cfg, indent=2), encoding="utf8")
         if self.net is not None:
