@@ -248,7 +248,18 @@ def test_tagger_sizes_are_validated(tiny_llama_dir, setting):
         _tagger(tiny_llama_dir, **setting)
 
 
-@pytest.mark.parametrize("threshold", [-0.1, 1.5])
-def test_knowfree_threshold_is_validated(threshold):
+@pytest.mark.parametrize(
+    "setting", [{"threshold": -0.1}, {"threshold": 1.5}, {"model": {"max_length": -1}}, {"model": {"max_span_width": -2}}]
+)
+def test_knowfree_settings_are_validated(setting):
     with pytest.raises(ValueError, match="E031"):
-        spacy.blank("en").add_pipe("knowfree_spans", config={"threshold": threshold})
+        spacy.blank("en").add_pipe("knowfree_spans", config=setting)
+
+
+def test_tagger_warns_when_its_base_model_is_gone_at_save_time(tiny_llama_dir, tmp_path):
+    base = shutil.copytree(tiny_llama_dir, tmp_path / "base")
+    nlp = _tagger(base)
+    nlp.get_pipe("unmasked_llm_tagger").initialize(None, labels=["per"])
+    shutil.rmtree(base)
+    with pytest.warns(UserWarning, match="W010"):
+        nlp.to_disk(tmp_path / "pipe")

@@ -33,7 +33,14 @@ from thinc.api import Config, Model, Optimizer
 
 from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
 from ..errors import Errors
-from ..util import check_label_list, first_line, read_json_dict, set_entities, spans_from_tuples
+from ..util import (
+    check_int,
+    check_label_list,
+    first_line,
+    read_json_dict,
+    set_entities,
+    spans_from_tuples,
+)
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -118,6 +125,10 @@ def make_knowfree_spans(
         raise ValueError(Errors.E302.format(value=extension_max_weight))
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise ValueError(Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold))
+    head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
+    for key in ("max_length", "chunk_overlap", "max_span_width"):  # 0 = no limit
+        if key in head_attrs:
+            check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
     return KnowFreeSpans(
         nlp.vocab,
         model,
