@@ -84,7 +84,7 @@ def _generator_property(gner, words):
     assert {i for i, w in enumerate(words) if w.strip()} <= tagged  # no word lost
 
 
-@FAST
+@settings(FAST, max_examples=15)  # each example runs the real model too
 @given(words=DOC_WORDS)
 def test_generator_on_generated_docs(gner, words):
     _generator_property(gner, words)
