@@ -4,6 +4,7 @@ The tiny Llama's tokenizer returns ``token_type_ids``, which ``generate`` refuse
 ("model_kwargs are not used"): this is what broke ``python -m spacy_gner augment`` with
 a local Llama backbone.
 """
+import pytest
 from spacy_llm.registry import registry
 
 
@@ -18,3 +19,9 @@ def test_hf_causal_lm_generates_on_a_local_llama(tiny_llama_dir):
     assert model.n_prompts == 3
     # greedy: the same prompts give the same answers, whatever the batch
     assert [list(r) for r in model(prompts)] == out
+
+
+@pytest.mark.parametrize("setting", [{"batch_size": 0}, {"max_new_tokens": 0}, {"max_input_tokens": -1}])
+def test_hf_causal_lm_sizes_are_validated(setting):
+    with pytest.raises(ValueError, match="E031"):
+        registry.llm_models.get("spacy_gner.HFCausalLM.v1")(name="x", **setting)

@@ -172,6 +172,10 @@ def make_hf_causal_lm(
     local_files_only (bool): never reach the hub (implied for a local directory).
     config_init (Dict[str, Any]): extra ``from_pretrained`` arguments.
     """
+    from ..util import check_int
+
+    for what, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size), ("max_input_tokens", max_input_tokens)):
+        check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
     if config_init is None:
         config_init = {}
     return HFCausalLM(
