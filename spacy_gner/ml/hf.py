@@ -72,7 +72,7 @@ def check_checkpoint(name: PathOrName) -> None:
         if not any((path / f).exists() for f in TOKENIZER_FILES):
             raise ValueError(Errors.E035.format(path=path))
     elif path.exists() or looks_like_path(name):
-        raise ValueError(Errors.E034.format(path=path))
+        raise ValueError(Errors.E034.format(path=str(name)))
 
 
 def load_tokenizer(name: PathOrName, local_only: bool = False, **kwargs):
