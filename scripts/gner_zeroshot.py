@@ -114,8 +114,9 @@ def main(argv=None) -> int:
     from wasabi import msg
 
     from spacy_gner.cli.evaluate import evaluate
-    from spacy_gner.cli.score import score_files, write_text_atomic
+    from spacy_gner.cli.score import score_files
     from spacy_gner.errors import Errors
+    from spacy_gner.util import write_text_atomic
 
     if args.gpu_id >= 0:
         spacy.require_gpu(args.gpu_id)

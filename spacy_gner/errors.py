@@ -21,6 +21,8 @@ class Warnings(metaclass=ErrorsWithCodes):
             "B-x, or a type switch inside an entity, now opens a new entity. No word was dropped.")
     W002 = ("The label list of {source} lacks the type(s) {missing} used in the annotation; "
             "they were appended to the label list.")
+    W010 = ("The base model {path} of component {name!r} no longer exists: the saved pipeline "
+            "will not load until it is back there or the load config names another copy.")
     # --- gner_generator (W1xx) ---
     # --- unmasked_llm_tagger (W2xx) ---
     # --- knowfree_spans (W3xx) ---
@@ -70,6 +72,19 @@ class Errors(metaclass=ErrorsWithCodes):
     E024 = ("Give the entity types with --labels or with --labels-file, not both.")
     E025 = ("Labels file {path}: {problem}. Expected one entity type per line (blank lines "
             "and lines starting with '#' are skipped) or a JSON list of strings.")
+    E030 = ("Entity labels must be a list of strings, got the single string {labels!r}: a bare "
+            "string would become one label per character. Pass [{labels!r}] instead.")
+    E031 = ("{what} must be {rule}, got {value!r}.")
+    E032 = ("The output path {path} {problem}: {hint}")
+    E033 = ("Cannot read {path}: {problem}")
+    E034 = ("No model checkpoint at {path}: the directory does not exist. Give an existing local "
+            "directory (written by save_pretrained) or a hub name such as 'org/model'.")
+    E035 = ("The model directory {path} has no tokenizer files (tokenizer.json, "
+            "tokenizer_config.json, spiece.model, tokenizer.model or vocab files): save the "
+            "tokenizer next to the weights with tokenizer.save_pretrained().")
+    E036 = ("Cannot load the model in {path}: {err}")
+    E037 = ("{path} holds no documents: nothing to write.")
+    E038 = ("{what} {path} does not exist.")
     # --- foundation: GNER prediction files / score / zero-shot table ---
     E060 = ("{path}:{line}: {problem}. A GNER prediction record is a JSON object with "
             "'dataset', 'label_list' (type names), 'instance' ('words' and 'labels', one BIO tag "
@@ -90,6 +105,8 @@ class Errors(metaclass=ErrorsWithCodes):
     E102 = ("Component {name!r} holds a Hugging Face model and serializes to a directory "
             "only: use nlp.to_disk()/spacy.load() instead of to_bytes()/from_bytes().")
     E103 = ("decoding={decoding!r} is not available: choose 'free' or 'constrained'.")
+    E104 = ("The saved component {name!r} in {path} is damaged: {problem}. Save the pipeline again "
+            "with nlp.to_disk().")
     # --- unmasked_llm_tagger (E2xx) ---
     E201 = ("Unmasking config {config!r} must be a string of '0'/'1' with one digit per layer "
             "group ({groups} groups; first digit = group nearest the input), e.g. '0110', or a "
@@ -105,10 +122,17 @@ class Errors(metaclass=ErrorsWithCodes):
             "{reason}. Use quantization = null on CPU.")
     E207 = ("Component {name!r} has no model loaded yet: call nlp.initialize() or spacy.load() "
             "a trained pipeline.")
+    E208 = ("The saved component {name!r} in {path} is damaged: {problem}. Save the pipeline again "
+            "with nlp.to_disk().")
+    E209 = ("The base model {path!r} of the saved component {name!r} is not available: {problem}. "
+            "Install it there, or point to it at load time with spacy.load(path, config="
+            "{{'components': {{{name!r}: {{'model': {{'name': NEW_PATH}}}}}}}}).")
     # --- knowfree_spans (E3xx) ---
     E301 = ("knowfree_spans mode must be 'nested' or 'flat', got {mode!r}.")
     E302 = ("knowfree_spans extension_max_weight must be a positive number or null (null caps "
             "each extension weight at targets / all labels), got {value!r}.")
+    E303 = ("The saved component {name!r} in {path} is damaged: {problem}. Save the pipeline again "
+            "with nlp.to_disk().")
     # --- spacy-llm workflow (E4xx) ---
     E401 = ("Unknown language {lang!r} for the spacy-gner LLM tasks: choose from {langs}, or pass "
             "your own prompt with the task's 'template' setting.")

@@ -2,7 +2,7 @@
 
 Imports spaCy only (never torch), so pipeline modules can use it at import time.
 """
-from typing import Iterable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, NoReturn, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -109,3 +109,125 @@ def merge_chunk_spans(
 
 def tags_to_spans_in_chunk(tags: Sequence[str], offset: int) -> List[SpanTuple]:
     return [(s + offset, e + offset, label) for s, e, label in bio_to_spans(tags)]
+
+
+# --- checking user input and writing without loss ------------------------------------
+
+
+def check_label_list(labels, what: str = "labels") -> None:
+    """Refuse a bare string where a list of labels is expected (``E030``): iterating it
+    would give one label per character."""
+    from .errors import Errors
+
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(Errors.E030.format(labels=labels if isinstance(labels, str) else labels.decode("utf8", "replace")))
+
+
+def check_int(what: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, else a coded ``ValueError`` (``E031``)."""
+    from .errors import Errors
+
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(Errors.E031.format(what=what, rule=f"an integer >= {minimum}", value=value))
+    return value
+
+
+def read_json_dict(path, damaged: "Callable[[str], str]") -> dict:
+    """A JSON object from ``path``; ``damaged(problem)`` gives the coded message when the
+    file is missing, unreadable, not JSON or not an object."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(damaged(f"{path} is missing"))
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(damaged(f"{path} is not valid JSON ({first_line(err)})")) from None
+    if not isinstance(data, dict):
+        raise ValueError(damaged(f"{path} does not hold a JSON object"))
+    return data
+
+
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (whitespace collapsed, cut at ``limit``
+    characters; its type name when it has no message)."""
+    line = " ".join(str(err).split()) or type(err).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def check_output_path(path, kind: str = "file", overwrite_dir: bool = False, overwrite_file: bool = False) -> None:
+    """Refuse an output path that cannot be written as ``kind`` ("file" or "dir") before
+    any work is done (``E032``): a file output that is a directory or exists already, a
+    directory output that is a file, a parent that is a file. An existing file (or a
+    non-empty directory) is refused unless ``overwrite_file`` (``overwrite_dir``)."""
+    from pathlib import Path
+
+    from .errors import Errors
+
+    path = Path(path)
+    if kind == "file":
+        if path.is_dir():
+            raise ValueError(Errors.E032.format(path=path, problem="is a directory", hint="give a file name"))
+        if path.exists() and not overwrite_file:
+            raise ValueError(Errors.E032.format(path=path, problem="exists already", hint="remove it or choose another name"))
+    elif path.exists() and not path.is_dir():
+        raise ValueError(Errors.E032.format(path=path, problem="is a file", hint="give a directory"))
+    elif path.is_dir() and not overwrite_dir and any(path.iterdir()):
+        raise ValueError(Errors.E032.format(path=path, problem="is a directory that is not empty", hint="give a new or empty directory"))
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(Errors.E032.format(path=path, problem=f"lies under {parent}, which is a file", hint="choose another place"))
+            break
+
+
+class atomic_path:
+    """Context manager for writing ``path`` (a file or a directory) without loss: yields
+    a temporary sibling path; on success it replaces ``path``, on any exception it is
+    removed and ``path`` is left as it was."""
+
+    def __init__(self, path):
+        from pathlib import Path
+
+        self.path = Path(path)
+
+    def __enter__(self):
+        import os
+        import uuid
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        import os
+        import shutil
+
+        if exc_type is None and self.tmp.exists():
+            if self.path.is_dir() and self.tmp.is_dir():
+                shutil.rmtree(self.path)
+            os.replace(self.tmp, self.path)
+        elif self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp.exists():
+            self.tmp.unlink()
+        return False
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through ``atomic_path``: an interrupted run never
+    leaves half a file behind."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf8")
+
+
+def cli_fail(message: str) -> NoReturn:
+    """End a CLI command with ONE line naming the problem (on stderr, never wrapped to
+    the terminal width) and exit status 1."""
+    import sys
+
+    sys.stdout.flush()
+    print("✘ " + " ".join(str(message).split()), file=sys.stderr, flush=True)
+    raise SystemExit(1)

@@ -130,8 +130,18 @@ def test_unencodable_tokens_and_uninitialized(tiny_t5_dir):
     with pytest.raises(ValueError, match="E101"):
         nlp("hello")
     nlp.initialize()
-    doc = nlp("\u200b \U0001F600 \x00 text")  # no exception on odd characters
-    assert isinstance(doc.ents, tuple)
+    pipe = nlp.get_pipe("gner_generator")
+    seen = []
+
+    def tag_every_word(prompts, *args, **kwargs):  # the model's answer: every word is an x
+        words = [p.split("Sentence: ", 1)[1].split(" ") for p in prompts]
+        seen.extend(words)
+        return [" ".join(f"{w}(B-x)" for w in ws) for ws in words]
+
+    pipe.generator.generate = tag_every_word
+    doc = nlp("\u200b \U0001F600 \x00 text")  # odd characters reach the model and align back
+    assert seen == [["\u200b", "\U0001F600", "\x00", "text"]]
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(i, i + 1, "x") for i in range(4)]
 
 
 def test_roundtrip_gives_identical_generations_and_beam_runs(tiny_t5_dir, tmp_path):

@@ -50,21 +50,57 @@ def augment_cli(
 ):
     """Label extension (entities, segmentation, POS), synonym merging and explanation
     synthesis with an LLM through spacy-llm, cached and resumable."""
-    from ..llm.workflow import format_report, load_config, run_augment
+    import shutil
 
-    config = load_config(model_config, model)
+    from ..errors import Errors
+    from ..llm.workflow import format_report, load_config, run_augment
+    from ..util import check_int, check_output_path, cli_fail, first_line
+
+    if model_config is not None and not model_config.is_file():
+        cli_fail(Errors.E038.format(what="The model config", path=model_config))
+    if not corpus.exists():
+        cli_fail(Errors.E012.format(path=corpus))
+    for what, path in (("The frozen pipeline", frozen_pipeline), ("The mapping file", mapping)):
+        if path is not None and not path.exists():
+            cli_fail(Errors.E038.format(what=what, path=path))
+    try:
+        check_int("--limit", limit, 0)
+        check_output_path(output_dir, "dir", overwrite_dir=True)
+        if model and not model.startswith(("http://", "https://")):
+            from ..ml.hf import looks_like_path
+
+            if looks_like_path(model) and not Path(model).expanduser().is_dir():
+                raise ValueError(Errors.E034.format(path=model))
+        _check_corpus_not_empty(corpus, corpus_format, limit)
+    except ValueError as err:
+        cli_fail(str(err))
+    try:
+        config = load_config(model_config, model)
+    except Exception as err:  # config syntax errors come from confection/configparser
+        message = str(err) if str(err).startswith("[E") else Errors.E033.format(path=model_config, problem=first_line(err))
+        cli_fail(message)
     if encoder:
         config["merge"]["encoder"] = encoder
     step_list = [s.strip() for s in steps.split(",") if s.strip()]
     label_list = [s.strip() for s in labels.split(",") if s.strip()]
+    created = not output_dir.exists()
+    cache = cache_dir or output_dir / "cache"  # kept on failure: a rerun resumes from it
+    import os
+
+    import srsly
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir / f".augment-tmp-{os.getpid()}"
     try:
+        # the outputs are written to a temporary directory and moved in at the end, so a
+        # failure leaves no partial output and no earlier output is overwritten half-way
         report = run_augment(
             corpus,
-            output_dir,
+            tmp,
             config=config,
             labels=label_list,
             lang=lang,
-            cache_dir=cache_dir,
+            cache_dir=cache,
             steps=step_list,
             frozen_pipeline=frozen_pipeline,
             mapping_file=mapping,
@@ -76,7 +112,41 @@ def augment_cli(
             extension_key=extension_key,
             progress=not no_progress,
         )
-    except ValueError as err:
-        msg.fail(str(err), exits=1)
+        report = _relocate(report, tmp, output_dir)
+        if (tmp / "report.json").exists():
+            srsly.write_json(tmp / "report.json", report)
+        for item in list(tmp.iterdir()):
+            target = output_dir / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    except Exception as err:
+        if created and not (cache.is_dir() and any(cache.iterdir())):
+            shutil.rmtree(output_dir, ignore_errors=True)
+        cli_fail(first_line(err, 400))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     msg.good("Augmentation done")
     print(format_report(report))
+
+
+def _check_corpus_not_empty(corpus: Path, corpus_format: str, limit: int) -> None:
+    """``E037`` for a corpus without documents (the run would "succeed" with empty output)."""
+    import spacy
+
+    from ..corpora import iter_gold
+    from ..errors import Errors
+
+    if not iter_gold(spacy.blank("xx").vocab, corpus, corpus_format):
+        raise ValueError(Errors.E037.format(path=corpus))
+
+
+def _relocate(value, old: Path, new: Path):
+    """The report with the temporary directory's paths replaced by the output paths."""
+    if isinstance(value, dict):
+        return {k: _relocate(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocate(v, old, new) for v in value]
+    if isinstance(value, str) and str(old) in value:
+        return value.replace(str(old), str(new))
+    return value

@@ -35,32 +35,43 @@ def convert_cli(
 
     from ..corpora import corpus_files, read_docs
     from ..errors import Errors
+    from ..util import atomic_path, check_int, check_output_path, cli_fail
 
     try:
+        check_int("--limit", limit, 0)
+        check_output_path(output_dir, "dir", overwrite_dir=True)
         files = corpus_files(input_path, file_format)
     except ValueError as err:
-        msg.fail(str(err), exits=1)
+        cli_fail(str(err))
     targets = {}
     for path in files:
         out = output_dir / f"{path.stem}.spacy"
         if out in targets:
-            msg.fail(Errors.E017.format(a=targets[out], b=path, out=out), exits=1)
+            cli_fail(Errors.E017.format(a=targets[out], b=path, out=out))
         if out.resolve() == path.resolve():
-            msg.fail(Errors.E018.format(path=path), exits=1)
+            cli_fail(Errors.E018.format(path=path))
+        if out.is_dir():
+            cli_fail(Errors.E032.format(path=out, problem="is a directory", hint="remove it or choose another output directory"))
         targets[out] = path
     vocab = spacy.blank("xx").vocab
-    output_dir.mkdir(parents=True, exist_ok=True)
-    totals = [0, 0]
+    # read and check every input before writing anything: a bad file leaves no partial output
+    converted = []
     for out, path in targets.items():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 docs = read_docs(vocab, path, file_format, limit=limit, shuffle=shuffle, seed=seed, spans_key=spans_key)
-            except ValueError as err:
-                msg.fail(str(err), exits=1)
+            except (ValueError, OSError, UnicodeDecodeError) as err:
+                cli_fail(str(err))
         for warning in caught:
             msg.warn(str(warning.message))
-        DocBin(docs=docs, store_user_data=True).to_disk(out)
+        if not docs:
+            cli_fail(Errors.E037.format(path=path))
+        converted.append((out, path, docs))
+    totals = [0, 0]
+    for out, path, docs in converted:
+        with atomic_path(out) as tmp:  # an interrupted write never leaves a half file
+            DocBin(docs=docs, store_user_data=True).to_disk(tmp)
         key = spans_key or "sc"
         n_ents = sum(len(doc.spans[key]) if key in doc.spans else len(doc.ents) for doc in docs)
         labels = sorted({s.label_ for doc in docs for s in (doc.spans[key] if key in doc.spans else doc.ents)})

@@ -48,7 +48,6 @@ import typer
 from wasabi import msg
 
 from . import app
-from .score import write_text_atomic
 
 RUNTIME_LABEL_FACTORIES = ("gner_generator",)
 DEFAULT_SPANS_KEY = "sc"
@@ -359,30 +358,38 @@ def evaluate_cli(
 
     from ..corpora import read_docs
     from ..errors import Errors
+    from ..util import check_int, check_output_path, cli_fail, write_text_atomic
 
     try:
+        check_int("--batch-size", batch_size, 1)
+        check_int("--limit", limit, 0)
+        if output is not None:  # checked before the (long) evaluation runs
+            check_output_path(output, "file", overwrite_file=True)
         modes = parse_modes(mode)
         label_list = parse_labels(labels, labels_file)
-    except EvaluateError as err:
-        msg.fail(str(err), exits=1)
+    except ValueError as err:
+        cli_fail(str(err))
+    for path in data:
+        if not path.exists():
+            cli_fail(Errors.E012.format(path=path))
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     try:
         nlp = spacy.load(pipeline)
     except (OSError, ValueError) as err:
-        msg.fail(Errors.E023.format(name=pipeline, err=str(err).strip()), exits=1)
+        cli_fail(Errors.E023.format(name=pipeline, err=str(err).strip()))
     if save_generations is not None and free_generator(nlp) is None:
         found = [f"{n} ({nlp.get_pipe_meta(n).factory})" for n in nlp.pipe_names]
-        msg.fail(Errors.E064.format(name=pipeline, found=", ".join(found) or "no components"), exits=1)
+        cli_fail(Errors.E064.format(name=pipeline, found=", ".join(found) or "no components"))
 
     units: List[Tuple[Path, Optional[str], bool, List]] = []
     for path in data:
         try:
             docs = read_docs(nlp.vocab, path, limit=limit, spans_key=spans_key)
         except ValueError as err:
-            msg.fail(str(err), exits=1)
+            cli_fail(str(err))
         if not docs:
-            msg.fail(Errors.E021.format(path=path), exits=1)
+            cli_fail(Errors.E021.format(path=path))
         parts = _dataset_units(path, docs)
         units.extend((path, dataset, len(parts) > 1, part) for dataset, part in parts)
     names = name_datasets([(p, d, s) for p, d, s, _ in units])
@@ -393,7 +400,7 @@ def evaluate_cli(
             nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size, generations=records
         )
     except EvaluateError as err:
-        msg.fail(str(err), exits=1)
+        cli_fail(str(err))
     payload = {"pipeline": pipeline, **payload}
     generator_dir = Path(pipeline) / (free_generator(nlp) or "") / "model"
     if free_generator(nlp) is not None and generator_dir.is_dir():

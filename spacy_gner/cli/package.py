@@ -14,6 +14,8 @@ from wasabi import msg
 
 from . import app
 
+BUILDS = ("sdist", "wheel", "both", "none")
+
 
 @app.command("package")
 def package_cli(
@@ -30,13 +32,27 @@ def package_cli(
     from spacy.cli.package import package
 
     from ..about import __version__
+    from ..errors import Errors
+    from ..util import check_output_path, cli_fail, first_line
 
-    nlp = spacy.blank(lang)
-    config = {"model": {"name": checkpoint}, "beam_size": beam_size}
-    if labels:
-        config["labels"] = [x.strip() for x in labels.split(",") if x.strip()]
-    nlp.add_pipe("gner_generator", config=config)
-    nlp.initialize()
+    if build not in BUILDS:
+        cli_fail(Errors.E031.format(what="--build", rule="one of " + ", ".join(BUILDS), value=build))
+    try:
+        check_output_path(output_dir, "dir", overwrite_dir=True)
+        from ..ml.hf import check_checkpoint
+
+        check_checkpoint(checkpoint)
+        nlp = spacy.blank(lang)
+        config = {"model": {"name": checkpoint}, "beam_size": beam_size}
+        if labels:
+            config["labels"] = [x.strip() for x in labels.split(",") if x.strip()]
+        nlp.add_pipe("gner_generator", config=config)
+    except (ValueError, ImportError) as err:  # spaCy's unknown-language error is an ImportError
+        cli_fail(first_line(err, 400))
+    try:
+        nlp.initialize()
+    except Exception as err:  # a hub or loader failure: one line naming the checkpoint
+        cli_fail(Errors.E036.format(path=checkpoint, err=first_line(err)))
     nlp.meta.update(
         {
             "name": name,

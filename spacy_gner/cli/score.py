@@ -20,8 +20,6 @@ shape of ``evaluate``'s (``{"modes": ["paper"], "datasets": {NAME: {"paper": {"p
 "f"}}}, "average": {...}}``, fractions); the table shows percentages.
 """
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -33,22 +31,6 @@ from . import app
 
 class ScoreError(ValueError):
     """A user error of the score command (a coded message from ``Errors``)."""
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``:
-    an interrupted run never leaves half a file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _json_items(path: Path) -> Iterator[Tuple[int, Any]]:
@@ -160,10 +142,14 @@ def score_cli(
 ) -> None:
     """Score GNER prediction files exactly as the GNER authors' evaluator does: P/R/F1 per
     dataset and their unweighted average."""
+    from ..util import check_output_path, cli_fail, write_text_atomic
+
     try:
+        if output is not None:
+            check_output_path(output, "file", overwrite_file=True)
         payload = score_files(predictions, tokenizer)
-    except ScoreError as err:
-        msg.fail(str(err), exits=1)
+    except ValueError as err:  # ScoreError and E032 (an output path that cannot be written)
+        cli_fail(str(err))
     print_paper_table(payload)
     if output is not None:
         write_text_atomic(output, json.dumps(payload, indent=2) + "\n")

@@ -111,9 +111,12 @@ class HFCausalLM:
                 max_length=self.max_input_tokens,
                 add_special_tokens=add_special,
             ).to(self._device)
+            # some tokenizers (e.g. a PreTrainedTokenizerFast saved without a model type)
+            # return token_type_ids, which decoder-only models refuse in generate()
+            inputs = {k: enc[k] for k in ("input_ids", "attention_mask") if k in enc}
             with torch.inference_mode():
                 out = model.generate(
-                    **enc,
+                    **inputs,
                     max_new_tokens=self.max_new_tokens,
                     do_sample=False,
                     num_beams=1,
@@ -169,6 +172,10 @@ def make_hf_causal_lm(
     local_files_only (bool): never reach the hub (implied for a local directory).
     config_init (Dict[str, Any]): extra ``from_pretrained`` arguments.
     """
+    from ..util import check_int
+
+    for what, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size), ("max_input_tokens", max_input_tokens)):
+        check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
     if config_init is None:
         config_init = {}
     return HFCausalLM(

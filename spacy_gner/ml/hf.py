@@ -38,9 +38,47 @@ def load_config(name: PathOrName, local_only: bool = False, **kwargs):
     return AutoConfig.from_pretrained(str(name), local_files_only=local_only or is_local(name), **kwargs)
 
 
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "spiece.model",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "sentencepiece.bpe.model",
+)
+
+
+def looks_like_path(name: PathOrName) -> bool:
+    """True for a name that can only be a local path (absolute, ``./``, ``~``, a
+    Windows separator or more than one ``/``), never a hub id ``org/model``."""
+    text = str(name)
+    return (
+        Path(text).is_absolute()
+        or text.startswith((".", "~"))
+        or "\\" in text
+        or text.count("/") > 1
+    )
+
+
+def check_checkpoint(name: PathOrName) -> None:
+    """Refuse, with a coded line, a local checkpoint that does not exist (``E034``; else
+    transformers reports "Repo id must be in the form …") or has no tokenizer files
+    (``E035``; else "requires the protobuf library" or similar)."""
+    from ..errors import Errors
+
+    path = Path(str(name)).expanduser()
+    if path.is_dir():
+        if not any((path / f).exists() for f in TOKENIZER_FILES):
+            raise ValueError(Errors.E035.format(path=path))
+    elif path.exists() or looks_like_path(name):
+        raise ValueError(Errors.E034.format(path=str(name)))
+
+
 def load_tokenizer(name: PathOrName, local_only: bool = False, **kwargs):
     from transformers import AutoTokenizer
 
+    check_checkpoint(name)
     return AutoTokenizer.from_pretrained(str(name), local_files_only=local_only or is_local(name), **kwargs)
 
 

@@ -52,7 +52,15 @@ from ..schema.prompt import (
     shuffle_labels,
     validate_labels,
 )
-from ..util import doc_chunks, merge_chunk_spans, set_entities, spans_from_tuples
+from ..util import (
+    check_int,
+    doc_chunks,
+    first_line,
+    merge_chunk_spans,
+    read_json_dict,
+    set_entities,
+    spans_from_tuples,
+)
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.HFGenerator.v1",
@@ -65,6 +73,20 @@ DEFAULT_MODEL = {
 
 SpanTuple = Tuple[int, int, str]
 DECODINGS = ("free", "constrained")
+# What from_disk takes from the saved cfg.json: state learned at initialize (or set with
+# set_labels). Every other setting comes from the config, the source of truth, so
+# spacy.load(path, config={"components": {name: {"beam_size": 4}}}) is honoured.
+LEARNED_KEYS = ("labels", "inventory")
+# settings that must be integers >= the given minimum
+SIZE_SETTINGS = {
+    "beam_size": 1,
+    "batch_size": 1,
+    "max_source_length": 1,
+    "max_target_length": 1,
+    "window_words": 1,
+    "window_overlap": 0,
+    "external_entity_max": 0,
+}
 
 
 class DocPrediction(NamedTuple):
@@ -160,6 +182,17 @@ class GNERGenerator(TrainablePipe):
         self.cfg.setdefault("inventory", [])
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
+        for key, minimum in SIZE_SETTINGS.items():
+            if key in self.cfg:
+                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
+        if "window_overlap" in self.cfg and "window_words" in self.cfg and self.cfg["window_overlap"] >= self.cfg["window_words"]:
+            raise ValueError(
+                Errors.E031.format(
+                    what=f"{name} setting 'window_overlap'",
+                    rule=f"smaller than window_words ({self.cfg['window_words']})",
+                    value=self.cfg["window_overlap"],
+                )
+            )
         self.generator = None  # spacy_gner.ml.generator.HFGenerator, loaded in initialize/from_disk
         self._rng = random.Random(self.cfg.get("seed", 0))
         # template and labels are validated now, so a bad config fails at construction
@@ -384,18 +417,38 @@ class GNERGenerator(TrainablePipe):
         """``cfg.json`` plus the backbone as a Hugging Face directory in ``model/``."""
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "cfg.json").write_text(json.dumps(self.cfg, indent=2), encoding="utf8")
+        saved = {**self.cfg, "has_model": self.generator is not None}
+        (path / "cfg.json").write_text(json.dumps(saved, indent=2), encoding="utf8")
         if self.generator is not None:
             self.generator.save(path / "model")
 
     def from_disk(self, path, *, exclude: Iterable[str] = tuple()) -> "GNERGenerator":
-        """Read the saved config and backbone; never contacts the network."""
+        """Read the learned labels and the backbone; never contacts the network. Settings
+        (decoding, beam_size, batch_size, …) stay those of the config. A damaged directory
+        (``cfg.json`` unreadable, ``model/`` missing or unloadable) fails here (``E104``)."""
         from ..ml.generator import HFGenerator
 
         path = ensure_path(path)
-        self.cfg.update(json.loads((path / "cfg.json").read_text(encoding="utf8")))
-        if (path / "model").exists():
-            self._attach(HFGenerator.load(path / "model", dict(self.model.attrs), local_only=True))
+
+        def damaged(problem: str) -> str:
+            return Errors.E104.format(name=self.name, path=path, problem=problem)
+
+        saved = read_json_dict(path / "cfg.json", damaged)
+        try:
+            for key in LEARNED_KEYS:
+                if key in saved:
+                    self.cfg[key] = validate_labels(saved[key])
+        except (TypeError, ValueError) as err:
+            raise ValueError(damaged(f"{path / 'cfg.json'} holds invalid labels ({first_line(err)})")) from None
+        model_dir = path / "model"
+        if saved.get("has_model") and not model_dir.is_dir():
+            raise ValueError(damaged(f"the backbone directory {model_dir} is missing"))
+        if model_dir.exists():
+            try:
+                generator = HFGenerator.load(model_dir, dict(self.model.attrs), local_only=True)
+            except Exception as err:  # any loader failure: name the directory, one line
+                raise ValueError(damaged(f"cannot load the backbone in {model_dir} ({first_line(err)})")) from None
+            self._attach(generator)
         return self
 
     def to_bytes(self, *, exclude=tuple()):

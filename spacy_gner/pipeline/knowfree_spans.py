@@ -33,7 +33,14 @@ from thinc.api import Config, Model, Optimizer
 
 from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
 from ..errors import Errors
-from ..util import set_entities, spans_from_tuples
+from ..util import (
+    check_int,
+    check_label_list,
+    first_line,
+    read_json_dict,
+    set_entities,
+    spans_from_tuples,
+)
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -68,6 +75,10 @@ depth = 4
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
 SpanResult = Tuple[int, int, str, float]
+# What from_disk takes from the saved cfg: state derived from the data at initialize.
+# Every setting (threshold, mode, write_ents, …) comes from the config, so
+# spacy.load(path, config={"components": {name: {"threshold": 0.3}}}) is honoured.
+LEARNED_KEYS = ("labels", "extension_labels", "extension_weights", "nI")
 
 
 def _sigmoid(z):
@@ -112,6 +123,12 @@ def make_knowfree_spans(
         raise ValueError(Errors.E301.format(mode=mode))
     if extension_max_weight is not None and not extension_max_weight > 0:
         raise ValueError(Errors.E302.format(value=extension_max_weight))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold))
+    head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
+    for key in ("max_length", "chunk_overlap", "max_span_width"):  # 0 = no limit
+        if key in head_attrs:
+            check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
     return KnowFreeSpans(
         nlp.vocab,
         model,
@@ -174,6 +191,10 @@ class KnowFreeSpans(TrainablePipe):
         extension weights α_i = min(scale · Ĉ / C_i, cap), and size the output layer."""
         from ..ml.knowfree import ensure_head
 
+        if labels is not None:
+            check_label_list(labels)
+        if extension_labels is not None:
+            check_label_list(extension_labels, "extension_labels")
         validate_examples(get_examples(), "KnowFreeSpans.initialize")
         target_counts: Counter = Counter()
         ext_counts: Counter = Counter()
@@ -330,10 +351,26 @@ class KnowFreeSpans(TrainablePipe):
         from ..ml.knowfree import ensure_head
 
         path = ensure_path(path)
-        self.cfg.update(srsly.read_json(path / "cfg"))
+
+        def damaged(problem: str) -> str:
+            return Errors.E303.format(name=self.name, path=path, problem=problem)
+
+        saved = read_json_dict(path / "cfg", damaged)
+        for key in LEARNED_KEYS:
+            if key in saved:
+                self.cfg[key] = saved[key]
+        for key in ("labels", "extension_labels"):
+            value = self.cfg.get(key)
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise ValueError(damaged(f"{path / 'cfg'} holds no list of {key}"))
+        if not (path / "model").is_file():
+            raise ValueError(damaged(f"{path / 'model'} is missing"))
         head = self.model.get_ref("head")
-        if "nI" in self.cfg and not head.has_dim("nI"):
-            head.set_dim("nI", self.cfg["nI"])
-        ensure_head(self.model, max(1, len(self.labels) + len(self.extension_labels)))
-        self.model.from_disk(path / "model")
+        try:
+            if "nI" in self.cfg and not head.has_dim("nI"):
+                head.set_dim("nI", self.cfg["nI"])
+            ensure_head(self.model, max(1, len(self.labels) + len(self.extension_labels)))
+            self.model.from_disk(path / "model")
+        except Exception as err:  # truncated or mismatched weights: name the file, one line
+            raise ValueError(damaged(f"cannot load {path / 'model'} ({first_line(err)})")) from None
         return self

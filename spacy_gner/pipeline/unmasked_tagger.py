@@ -9,6 +9,8 @@ base-model *reference*, never the frozen base weights; ``export_merged`` writes 
 merged model for deployment. This module never imports torch.
 """
 import json
+import warnings
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
@@ -19,9 +21,18 @@ from spacy.util import ensure_path
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..schema.bio import bio_to_spans, repair_bio
-from ..util import doc_to_bio, merge_chunk_spans, set_entities, spans_from_tuples
+from ..util import (
+    check_int,
+    check_label_list,
+    doc_to_bio,
+    first_line,
+    merge_chunk_spans,
+    read_json_dict,
+    set_entities,
+    spans_from_tuples,
+)
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.UnmaskedTagger.v1",
@@ -75,6 +86,22 @@ def make_unmasked_tagger(
 
 
 Window = Tuple[int, int]
+# settings that must be integers >= the given minimum (max_length counts the BOS token)
+SIZE_SETTINGS = {"max_length": 2, "window_overlap": 0, "batch_size": 1}
+
+
+def _resolve_base(name: str) -> str:
+    """A local base-model directory as an absolute path (so a saved pipeline loads from
+    any working directory); a hub name unchanged."""
+    path = Path(str(name)).expanduser()
+    return str(path.resolve()) if path.is_dir() else str(name)
+
+
+def _word_indices(doc: Doc) -> List[int]:
+    """The tokens the tagger labels: whitespace-only tokens are never shown to the model,
+    so they can never start, end or be an entity (an entity may span one between its
+    words, as spaCy's ``ner`` allows)."""
+    return [i for i, token in enumerate(doc) if token.text.strip()]
 
 
 class UnmaskedTagger(TrainablePipe):
@@ -84,6 +111,9 @@ class UnmaskedTagger(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.cfg: Dict[str, Any] = {"tags": [], **cfg}
+        for key, minimum in SIZE_SETTINGS.items():
+            if key in self.cfg:
+                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
         self.net = None
         self.tokenizer = None
 
@@ -114,6 +144,8 @@ class UnmaskedTagger(TrainablePipe):
         """Collect BIO tags from the data (or ``labels``) and build base + LoRA + head."""
         from ..ml.tagger import build_net
 
+        if labels is not None:
+            check_label_list(labels)
         types = set(labels or [])
         if not labels and get_examples is not None:
             validate_examples(get_examples(), "UnmaskedTagger.initialize")
@@ -121,6 +153,9 @@ class UnmaskedTagger(TrainablePipe):
                 types.update(e.label_ for e in eg.reference.ents)
         self.cfg["tags"] = ["O"] + [f"{p}-{t}" for t in sorted(types) for p in "BI"]
         self._attach(*build_net(self.model.attrs, len(self.cfg["tags"])))
+        # resolved now, while the name still points where it loaded from (see to_disk)
+        self.cfg["base_model"] = _resolve_base(self.model.attrs["name"])
+        self.cfg["base_model_given"] = str(self.model.attrs["name"])
 
     # --- encoding -----------------------------------------------------------------
 
@@ -191,10 +226,12 @@ class UnmaskedTagger(TrainablePipe):
         rows, label_rows = [], []
         for eg in examples:
             doc = eg.reference
-            if not len(doc):
+            keep = _word_indices(doc)
+            if not keep:
                 continue
-            tags = doc_to_bio(doc)
-            word_ids = encode_words(self.tokenizer, [t.text for t in doc])
+            all_tags = doc_to_bio(doc)
+            tags = repair_bio([all_tags[i] for i in keep])
+            word_ids = encode_words(self.tokenizer, [doc[i].text for i in keep])
             for window in self._windows(word_ids):
                 ids, _, labels = self._encode(word_ids, window, tags)
                 if ids:
@@ -225,10 +262,11 @@ class UnmaskedTagger(TrainablePipe):
         net.eval()
         jobs = []  # (doc index, window, ids, first positions)
         windows_per_doc: List[List[Window]] = [[] for _ in docs]
+        kept: List[List[int]] = [_word_indices(doc) for doc in docs]
         for d, doc in enumerate(docs):
-            if not len(doc):
+            if not kept[d]:
                 continue
-            word_ids = encode_words(self.tokenizer, [t.text for t in doc])
+            word_ids = encode_words(self.tokenizer, [doc[i].text for i in kept[d]])
             for window in self._windows(word_ids):
                 ids, first, _ = self._encode(word_ids, window)
                 windows_per_doc[d].append(window)
@@ -247,10 +285,15 @@ class UnmaskedTagger(TrainablePipe):
         for k, (d, window, _, _) in enumerate(jobs):
             tags = repair_bio(results[k])
             spans_per_doc[d].append([(s + window[0], e + window[0], lab) for s, e, lab in bio_to_spans(tags)])
-        return [
-            merge_chunk_spans(windows_per_doc[d], spans_per_doc[d], len(doc)) if windows_per_doc[d] else []
-            for d, doc in enumerate(docs)
-        ]
+        out = []
+        for d in range(len(docs)):
+            if not windows_per_doc[d]:
+                out.append([])
+                continue
+            idx = kept[d]  # word positions -> token indices (whitespace tokens were skipped)
+            merged = merge_chunk_spans(windows_per_doc[d], spans_per_doc[d], len(idx))
+            out.append([(idx[s], idx[e - 1] + 1, label) for s, e, label in merged])
+        return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
         for doc, spans in zip(docs, predictions):
@@ -265,7 +308,11 @@ class UnmaskedTagger(TrainablePipe):
 
         path = ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
-        cfg = {**self.cfg, "base_model": self.model.attrs["name"]}
+        name = str(self.model.attrs["name"])
+        base = self.cfg.get("base_model") or _resolve_base(name)
+        if Path(base).is_absolute() and not Path(base).is_dir():
+            warnings.warn(Warnings.W010.format(name=self.name, path=base), stacklevel=2)
+        cfg = {**self.cfg, "base_model": base, "base_model_given": self.cfg.get("base_model_given", name), "has_model": self.net is not None}
         (path / "cfg.json").write_text(json.dumps(cfg, indent=2), encoding="utf8")
         if self.net is not None:
             self.net.base.save_pretrained(str(path / "adapter"))
@@ -278,18 +325,51 @@ class UnmaskedTagger(TrainablePipe):
         from ..ml.tagger import build_net
 
         path = ensure_path(path)
-        self.cfg.update(json.loads((path / "cfg.json").read_text(encoding="utf8")))
-        if (path / "adapter").exists():
-            attrs = {**self.model.attrs, "name": self.cfg["base_model"]}
-            net, _ = build_net(attrs, len(self.cfg["tags"]), adapter_dir=path / "adapter")
-            net.head.load_state_dict(load_file(str(path / "head.safetensors")))
-            from ..ml.hf import load_tokenizer
 
+        def damaged(problem: str) -> str:
+            return Errors.E208.format(name=self.name, path=path, problem=problem)
+
+        saved = read_json_dict(path / "cfg.json", damaged)
+        tags = saved.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError(damaged(f"{path / 'cfg.json'} holds no list of tags"))
+        # learned state only: the tags and the base model; settings come from the config
+        self.cfg["tags"] = tags
+        has_model = saved.get("has_model", (path / "adapter").exists())
+        if not has_model:
+            return self
+        for part in ("adapter", "head.safetensors", "tokenizer"):
+            if not (path / part).exists():
+                raise ValueError(damaged(f"{path / part} is missing"))
+        base = self._base_for_load(saved)
+        from ..ml.hf import load_tokenizer
+
+        try:
+            attrs = {**self.model.attrs, "name": base}
+            net, _ = build_net(attrs, len(tags), adapter_dir=path / "adapter")
+            net.head.load_state_dict(load_file(str(path / "head.safetensors")))
             tokenizer = load_tokenizer(path / "tokenizer", local_only=True)
-            if tokenizer.pad_token_id is None:
-                tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-            self._attach(net, tokenizer)
+        except Exception as err:  # any loader failure: name the directory, one line
+            raise ValueError(damaged(f"cannot load it ({first_line(err)})")) from None
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        self.cfg["base_model"] = _resolve_base(base)
+        self.cfg["base_model_given"] = saved.get("base_model_given", base)
+        self._attach(net, tokenizer)
         return self
+
+    def _base_for_load(self, saved: Dict[str, Any]) -> str:
+        """The base model to load: the config's ``model.name`` when it was changed at load
+        time (it names neither the saved path nor the name given at training), else the
+        path resolved at training time. A missing local directory fails here (``E209``)."""
+        resolved = str(saved.get("base_model") or self.model.attrs["name"])
+        given = str(saved.get("base_model_given", resolved))
+        name = str(self.model.attrs["name"])
+        base = name if name not in (given, resolved) else resolved
+        path = Path(base).expanduser()
+        if (path.is_absolute() or base.startswith(".")) and not path.is_dir():
+            raise ValueError(Errors.E209.format(path=base, name=self.name, problem="no such directory"))
+        return base
 
     def export_merged(self, path) -> None:
         """Write a deployable copy: base with the LoRA weights merged in (HF directory),

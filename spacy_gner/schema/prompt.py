@@ -37,8 +37,11 @@ def _rng(seed: RandomLike) -> random.Random:
 def validate_labels(labels: Iterable[str]) -> List[str]:
     """Check entity type names and return them de-duplicated, order kept.
 
-    Raises ValueError for empty names and names containing ``(`` or ``)``.
+    Raises ValueError for empty names and names containing ``(`` or ``)``, and for a bare
+    string (``E030``: it would otherwise become one label per character).
     """
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(Errors.E030.format(labels=labels))
     seen = {}
     for label in labels:
         if not isinstance(label, str) or not label.strip():
