@@ -2,8 +2,8 @@
 
 A seq2seq or decoder-only LM writes every word of a chunk with its BIO tag
 (``word(label) …``); the output is parsed, aligned to the input words by hierarchical
-matching with back-tokenization, repaired and written to ``doc.ents`` and
-``doc.spans[spans_key]``. Entity types are part of the prompt, so they can change at run
+matching with back-tokenization, repaired and written to ``doc.spans[spans_key]`` and
+(``write_ents``) ``doc.ents``. Entity types are part of the prompt, so they can change at run
 time: ``set_labels([...])`` or ``nlp.pipe(texts, component_cfg={"gner_generator":
 {"labels": [...]}})``.
 
@@ -35,7 +35,7 @@ from typing import (
 
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, SpanGroup
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
@@ -52,7 +52,7 @@ from ..schema.prompt import (
     shuffle_labels,
     validate_labels,
 )
-from ..util import doc_chunks, merge_chunk_spans, set_entities, spans_from_tuples
+from ..util import doc_chunks, merge_chunk_spans, spans_from_tuples, write_predictions
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.HFGenerator.v1",
@@ -83,6 +83,7 @@ class DocPrediction(NamedTuple):
         "model": DEFAULT_MODEL,
         "labels": [],
         "spans_key": "gner",
+        "write_ents": True,
         "overwrite_ents": False,
         "beam_size": 1,
         "max_source_length": 640,
@@ -106,6 +107,7 @@ def make_gner_generator(
     model: Model,
     labels: List[str],
     spans_key: str,
+    write_ents: bool,
     overwrite_ents: bool,
     beam_size: int,
     max_source_length: int,
@@ -128,6 +130,7 @@ def make_gner_generator(
         name,
         labels=labels,
         spans_key=spans_key,
+        write_ents=write_ents,
         overwrite_ents=overwrite_ents,
         beam_size=beam_size,
         max_source_length=max_source_length,
@@ -356,15 +359,17 @@ class GNERGenerator(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
-        decoding gives them) and ``doc.ents`` (kept unless ``overwrite_ents``)."""
-        key = self.cfg["spans_key"]
+        decoding gives them) and, with ``write_ents``, ``doc.ents`` (``util.set_entities``)."""
         for doc, pred in zip(docs, predictions):
-            objs = spans_from_tuples(doc, pred.spans)
-            group = SpanGroup(doc, name=key, spans=objs, attrs={"labels": list(pred.labels)})
-            if pred.scores is not None:
-                group.attrs["scores"] = list(pred.scores)
-            doc.spans[key] = group
-            set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
+            write_predictions(
+                doc,
+                self.cfg["spans_key"],
+                spans_from_tuples(doc, pred.spans),
+                scores=pred.scores,
+                attrs={"labels": list(pred.labels)},
+                write_ents=self.cfg["write_ents"],
+                overwrite_ents=self.cfg["overwrite_ents"],
+            )
 
     # --- serialization --------------------------------------------------------------
 
