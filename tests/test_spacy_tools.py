@@ -70,11 +70,10 @@ def test_debug_config_accepts_every_training_config():
 
 def test_shipped_configs_are_filled():
     """Every setting spaCy would fill in is written in the shipped file, so users see it."""
-    from spacy.cli.init_config import fill_config
-
     for name in TRAINING_CONFIGS:
         shipped = spacy.util.load_config(CONFIGS / name, interpolate=False)
-        _, filled = fill_config(Path("-"), CONFIGS / name, silent=True)
+        # what `spacy init fill-config` writes (it builds the pipeline the same way)
+        filled = spacy.util.load_model_from_config(shipped, auto_fill=True, validate=False).config
         assert filled == shipped, name
 
 
@@ -146,7 +145,7 @@ def trained(tmp_path_factory):
         "unmasked_llm_tagger": {"model": {"name": str(llama), "unmask": "0110", "lora_r": 8, "attn_implementation": "eager"}},
         "knowfree_spans": {"write_ents": True, "mode": "flat"},
     }
-    steps = {"gner_generator": (80, 0.01), "unmasked_llm_tagger": (40, 0.01), "knowfree_spans": (40, 0.001)}
+    steps = {"gner_generator": (80, 0.01), "unmasked_llm_tagger": (30, 0.01), "knowfree_spans": (30, 0.001)}
     for name, cfg in configs.items():
         nlp = spacy.blank("en")
         nlp.add_pipe(name, config=cfg)

@@ -4,7 +4,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Span
 
-from spacy_gner.util import doc_chunks, merge_chunk_spans, set_entities, word_windows, write_predictions
+from spacy_gner.util import (
+    doc_chunks,
+    merge_chunk_spans,
+    set_entities,
+    word_windows,
+    write_predictions,
+)
 
 
 @settings(max_examples=200, deadline=None)
