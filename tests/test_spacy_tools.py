@@ -74,7 +74,7 @@ def test_shipped_configs_are_filled():
         shipped = spacy.util.load_config(CONFIGS / name, interpolate=False)
         # what `spacy init fill-config` writes (it builds the pipeline the same way)
         filled = spacy.util.load_model_from_config(shipped, auto_fill=True, validate=False).config
-        assert filled == shipped, name
+        assert filled == shipped, f"{name} is not filled: run python scripts/fill_configs.py"
 
 
 @pytest.mark.slow
