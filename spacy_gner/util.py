@@ -2,9 +2,9 @@
 
 Imports spaCy only (never torch), so pipeline modules can use it at import time.
 """
-from typing import Callable, Iterable, List, NoReturn, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, SpanGroup
 from spacy.util import filter_spans
 
 from .schema.bio import SpanTuple, bio_to_spans, spans_to_bio
@@ -22,20 +22,42 @@ def spans_from_tuples(doc: Doc, spans: Iterable[SpanTuple], offset: int = 0) -> 
 
 
 def set_entities(doc: Doc, spans: Sequence[Span], overwrite: bool = False) -> None:
-    """Write ``spans`` to ``doc.ents``. Without ``overwrite`` existing entities win clashes
-    (new spans that overlap them are dropped), so other components' output is kept."""
-    if overwrite:
-        doc.ents = filter_spans(spans)
-        return
-    kept = list(doc.ents)
+    """Merge ``spans`` into ``doc.ents``: the one rule all three components follow.
+
+    Clashes among ``spans`` go to the longer span (``filter_spans``). Entities already on
+    the doc (from ``ner``, a ruler, another component) win clashes with ``spans`` unless
+    ``overwrite``; then the clashing old entities are removed. Old entities that clash with
+    nothing are kept either way, as spaCy's ``entity_ruler`` does with ``overwrite_ents``."""
+    new = filter_spans(spans)
+    old = list(doc.ents)
+    winners, losers = (new, old) if overwrite else (old, new)
     taken = set()
-    for ent in kept:
-        taken.update(range(ent.start, ent.end))
-    for span in filter_spans(spans):
-        if not taken.intersection(range(span.start, span.end)):
-            kept.append(span)
-            taken.update(range(span.start, span.end))
+    for span in winners:
+        taken.update(range(span.start, span.end))
+    kept = list(winners) + [s for s in losers if not taken.intersection(range(s.start, s.end))]
     doc.ents = sorted(kept, key=lambda s: s.start)
+
+
+def write_predictions(
+    doc: Doc,
+    spans_key: str,
+    spans: Sequence[Span],
+    *,
+    scores: Optional[Sequence[float]] = None,
+    attrs: Optional[Dict[str, Any]] = None,
+    write_ents: bool = True,
+    overwrite_ents: bool = False,
+) -> None:
+    """A component's output: all its ``spans`` in ``doc.spans[spans_key]`` (replacing that
+    group; ``attrs["scores"]`` when given), and, with ``write_ents``, merged into
+    ``doc.ents`` by ``set_entities``. The span group keeps every prediction whatever the
+    merge drops."""
+    group = SpanGroup(doc, name=spans_key, spans=list(spans), attrs=dict(attrs or {}))
+    if scores is not None:
+        group.attrs["scores"] = [float(x) for x in scores]
+    doc.spans[spans_key] = group
+    if write_ents:
+        set_entities(doc, spans, overwrite=overwrite_ents)
 
 
 def word_windows(n_words: int, size: int, overlap: int) -> List[Window]:

@@ -43,11 +43,20 @@ def test_project_package_builds_an_installable_package(tiny_t5_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_workflow_through_weasel(tmp_path):
+def test_demo_workflow_through_weasel(tmp_path, capfd):
     project = _project_copy(tmp_path)
     project_run(project, "demo")
+    printed = capfd.readouterr().out
     metrics = json.loads((project / "demo" / "metrics.json").read_text())
     assert set(metrics) == {"gner", "tagger", "knowfree"}
+    # each model-best was evaluated after training, and its meta.json holds the dev scores
+    # the demo printed (and wrote to metrics.json)
+    for name, key in (("gner", "ents"), ("tagger", "ents"), ("knowfree", "spans_sc")):
+        meta = json.loads((project / "demo" / name / "model-best" / "meta.json").read_text())
+        assert metrics[name]["dev"] == {k: meta["performance"][f"{key}_{k}"] for k in "prf"}
+        row = next(line.split() for line in printed.splitlines() if line.startswith(name + " "))
+        assert row[1] == f"{100 * meta['performance'][f'{key}_f']:.2f}", (row, meta["performance"])
+        assert meta["performance"][f"{key}_f"] > 0
     # floors well under what the demo measured on 2 CPU cores (gner 0.28 with constrained
     # decoding, tagger 0.74, knowfree 0.95 on held-out sentences): the tiny backbones are random
     for name, floor in (("gner", 0.15), ("tagger", 0.5), ("knowfree", 0.7)):

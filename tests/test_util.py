@@ -4,7 +4,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Span
 
-from spacy_gner.util import doc_chunks, merge_chunk_spans, set_entities, word_windows
+from spacy_gner.util import (
+    doc_chunks,
+    merge_chunk_spans,
+    set_entities,
+    word_windows,
+    write_predictions,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,9 +51,25 @@ def test_merge_prefers_owner_and_untruncated_spans():
 def test_set_entities_keeps_existing_unless_overwrite():
     nlp = spacy.blank("en")
     doc = nlp("Alice met Bob in Paris")
+    doc.ents = [Span(doc, 0, 1, label="PERSON"), Span(doc, 2, 3, label="PERSON")]
+    new = [Span(doc, 0, 2, label="X"), Span(doc, 4, 5, label="LOC"), Span(doc, 3, 5, label="Y")]
+    set_entities(doc, new)  # new spans clash among themselves: the longer wins
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 1, "PERSON"), (2, 3, "PERSON"), (3, 5, "Y")]
+    doc.ents = [Span(doc, 0, 1, label="PERSON"), Span(doc, 2, 3, label="PERSON")]
+    set_entities(doc, new, overwrite=True)  # the clashing old entity goes, the other one stays
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 2, "X"), (2, 3, "PERSON"), (3, 5, "Y")]
+
+
+def test_write_predictions_keeps_every_span_in_its_group():
+    nlp = spacy.blank("en")
+    doc = nlp("Alice met Bob in Paris")
     doc.ents = [Span(doc, 0, 1, label="PERSON")]
-    new = [Span(doc, 0, 2, label="X"), Span(doc, 4, 5, label="LOC")]
-    set_entities(doc, new)
+    spans = [Span(doc, 0, 2, label="X"), Span(doc, 4, 5, label="LOC")]
+    write_predictions(doc, "mine", spans, scores=[0.25, 0.5], attrs={"labels": ["X", "LOC"]})
+    group = doc.spans["mine"]
+    assert [(s.start, s.end, s.label_) for s in group] == [(0, 2, "X"), (4, 5, "LOC")]
+    assert group.attrs == {"labels": ["X", "LOC"], "scores": [0.25, 0.5]}
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 1, "PERSON"), (4, 5, "LOC")]
-    set_entities(doc, new, overwrite=True)
-    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(0, 2, "X"), (4, 5, "LOC")]
+    write_predictions(doc, "mine", spans[:1], write_ents=False)  # the group is replaced, ents untouched
+    assert len(doc.spans["mine"]) == 1 and "scores" not in doc.spans["mine"].attrs
+    assert [(e.start, e.end) for e in doc.ents] == [(0, 1), (4, 5)]

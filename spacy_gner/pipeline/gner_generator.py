@@ -2,8 +2,8 @@
 
 A seq2seq or decoder-only LM writes every word of a chunk with its BIO tag
 (``word(label) …``); the output is parsed, aligned to the input words by hierarchical
-matching with back-tokenization, repaired and written to ``doc.ents`` and
-``doc.spans[spans_key]``. Entity types are part of the prompt, so they can change at run
+matching with back-tokenization, repaired and written to ``doc.spans[spans_key]`` and
+(``write_ents``) ``doc.ents``. Entity types are part of the prompt, so they can change at run
 time: ``set_labels([...])`` or ``nlp.pipe(texts, component_cfg={"gner_generator":
 {"labels": [...]}})``.
 
@@ -35,7 +35,7 @@ from typing import (
 
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, SpanGroup
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
@@ -58,8 +58,8 @@ from ..util import (
     first_line,
     merge_chunk_spans,
     read_json_dict,
-    set_entities,
     spans_from_tuples,
+    write_predictions,
 )
 
 DEFAULT_MODEL = {
@@ -107,6 +107,7 @@ class DocPrediction(NamedTuple):
         "model": DEFAULT_MODEL,
         "labels": [],
         "spans_key": "gner",
+        "write_ents": True,
         "overwrite_ents": False,
         "beam_size": 1,
         "max_source_length": 640,
@@ -130,6 +131,7 @@ def make_gner_generator(
     model: Model,
     labels: List[str],
     spans_key: str,
+    write_ents: bool,
     overwrite_ents: bool,
     beam_size: int,
     max_source_length: int,
@@ -152,6 +154,7 @@ def make_gner_generator(
         name,
         labels=labels,
         spans_key=spans_key,
+        write_ents=write_ents,
         overwrite_ents=overwrite_ents,
         beam_size=beam_size,
         max_source_length=max_source_length,
@@ -398,18 +401,21 @@ class GNERGenerator(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
         decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` per
-        chunk, the model's raw output, which ``evaluate`` scores the GNER authors' way) and
-        ``doc.ents`` (kept unless ``overwrite_ents``)."""
-        key = self.cfg["spans_key"]
+        chunk, the model's raw output, which ``evaluate`` scores the GNER authors' way) and,
+        with ``write_ents``, ``doc.ents`` (``util.set_entities``)."""
         for doc, pred in zip(docs, predictions):
-            objs = spans_from_tuples(doc, pred.spans)
-            group = SpanGroup(doc, name=key, spans=objs, attrs={"labels": list(pred.labels)})
-            if pred.scores is not None:
-                group.attrs["scores"] = list(pred.scores)
+            attrs = {"labels": list(pred.labels)}
             if pred.generations is not None:
-                group.attrs["generations"] = [list(g) for g in pred.generations]
-            doc.spans[key] = group
-            set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
+                attrs["generations"] = [list(g) for g in pred.generations]
+            write_predictions(
+                doc,
+                self.cfg["spans_key"],
+                spans_from_tuples(doc, pred.spans),
+                scores=pred.scores,
+                attrs=attrs,
+                write_ents=self.cfg["write_ents"],
+                overwrite_ents=self.cfg["overwrite_ents"],
+            )
 
     # --- serialization --------------------------------------------------------------
 

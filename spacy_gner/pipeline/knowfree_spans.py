@@ -13,7 +13,8 @@ is an extension label. Docs with ``doc.user_data["synthetic"]`` set (the explana
 sentences of the KnowFREE workflow) are weighted by β (``synthetic_weight``).
 
 Predictions go to ``doc.spans[spans_key]`` with ``attrs["scores"]``; ``mode = "nested"``
-keeps properly nested spans, ``"flat"`` removes all clashes (and can write ``doc.ents``).
+keeps properly nested spans, ``"flat"`` removes all clashes; ``write_ents`` also merges
+them into ``doc.ents`` (the outermost ones in nested mode).
 Like spaCy's ``spancat``, the default config carries its own CNN tok2vec, so
 ``nlp.add_pipe("knowfree_spans")`` works on a blank pipeline; any tok2vec or
 transformer listener can replace it. This module never imports torch.
@@ -25,7 +26,7 @@ import numpy
 import srsly
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, SpanGroup
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
@@ -38,8 +39,8 @@ from ..util import (
     check_label_list,
     first_line,
     read_json_dict,
-    set_entities,
     spans_from_tuples,
+    write_predictions,
 )
 
 DEFAULT_MODEL_CONFIG = """
@@ -330,14 +331,17 @@ class KnowFreeSpans(TrainablePipe):
         return results
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:
-        key = self.cfg["spans_key"]
+        """``doc.spans[spans_key]`` with ``attrs["scores"]`` and, with ``write_ents``,
+        ``doc.ents`` (``util.set_entities``; in nested mode the outermost spans)."""
         for doc, spans in zip(docs, predictions):
-            objs = spans_from_tuples(doc, [(s, e, label) for s, e, label, _ in spans])
-            group = SpanGroup(doc, name=key, spans=objs)
-            group.attrs["scores"] = [score for _, _, _, score in spans]
-            doc.spans[key] = group
-            if self.cfg["mode"] == "flat" and self.cfg["write_ents"]:
-                set_entities(doc, objs, overwrite=self.cfg["overwrite_ents"])
+            write_predictions(
+                doc,
+                self.cfg["spans_key"],
+                spans_from_tuples(doc, [(s, e, label) for s, e, label, _ in spans]),
+                scores=[score for _, _, _, score in spans],
+                write_ents=self.cfg["write_ents"],
+                overwrite_ents=self.cfg["overwrite_ents"],
+            )
 
     # --- serialization --------------------------------------------------------------
 

@@ -2,13 +2,15 @@
 
 Loss and prediction use the first sub-token of each word (the others are ignored);
 BIO labels are collected from the training data; predictions are repaired and written to
-``doc.ents`` (other components' entities are kept unless ``overwrite_ents``). Docs longer
+``doc.spans[spans_key]`` (``attrs["scores"]``: the product of each entity's word
+probabilities) and, with ``write_ents``, to ``doc.ents`` (``util.set_entities``). Docs longer
 than ``max_length`` tokens are cut into word windows that fit (``window_overlap`` words
 shared) and merged back. Saving writes the LoRA adapter, the head, the tokenizer and the
 base-model *reference*, never the frozen base weights; ``export_merged`` writes a full
 merged model for deployment. This module never imports torch.
 """
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -30,8 +32,8 @@ from ..util import (
     first_line,
     merge_chunk_spans,
     read_json_dict,
-    set_entities,
     spans_from_tuples,
+    write_predictions,
 )
 
 DEFAULT_MODEL = {
@@ -52,12 +54,14 @@ DEFAULT_MODEL = {
 
 @Language.factory(
     "unmasked_llm_tagger",
-    assigns=["doc.ents"],
+    assigns=["doc.ents", "doc.spans"],
     default_config={
         "model": DEFAULT_MODEL,
         "max_length": 128,
         "window_overlap": 8,
         "batch_size": 16,
+        "spans_key": "llm_tagger",
+        "write_ents": True,
         "overwrite_ents": False,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
@@ -70,6 +74,8 @@ def make_unmasked_tagger(
     max_length: int,
     window_overlap: int,
     batch_size: int,
+    spans_key: str,
+    write_ents: bool,
     overwrite_ents: bool,
     scorer: Optional[Callable],
 ) -> "UnmaskedTagger":
@@ -80,6 +86,8 @@ def make_unmasked_tagger(
         max_length=max_length,
         window_overlap=window_overlap,
         batch_size=batch_size,
+        spans_key=spans_key,
+        write_ents=write_ents,
         overwrite_ents=overwrite_ents,
         scorer=scorer,
     )
@@ -252,7 +260,9 @@ class UnmaskedTagger(TrainablePipe):
 
     # --- prediction ---------------------------------------------------------------
 
-    def predict(self, docs: Iterable[Doc]) -> List[List[Tuple[int, int, str]]]:
+    def predict(self, docs: Iterable[Doc]) -> List[Tuple[List[Tuple[int, int, str]], List[float]]]:
+        """Per doc: the entities ``(start, end, label)`` and their scores (the product of
+        the probabilities of their words' tags)."""
         import torch
 
         from ..ml.tagger import encode_words
@@ -273,31 +283,48 @@ class UnmaskedTagger(TrainablePipe):
                 jobs.append((d, window, ids, first))
         spans_per_doc: List[List] = [[] for _ in docs]
         order = sorted(range(len(jobs)), key=lambda k: len(jobs[k][2]))
-        results: Dict[int, List[str]] = {}
+        results: Dict[int, Tuple[List[str], List[float]]] = {}
         with torch.no_grad():
             for start in range(0, len(order), self.cfg["batch_size"]):
                 idx = order[start : start + self.cfg["batch_size"]]
                 ids, mask = self._batch([jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
-                best = net(ids, mask).argmax(-1).cpu().tolist()
+                top, best = net(ids, mask).float().softmax(-1).max(-1)
+                top, best = top.cpu().tolist(), best.cpu().tolist()
                 for row, k in enumerate(idx):
                     first = jobs[k][3]
-                    results[k] = [self.cfg["tags"][best[row][f]] if f is not None else "O" for f in first]
+                    tags = [self.cfg["tags"][best[row][f]] if f is not None else "O" for f in first]
+                    results[k] = (tags, [top[row][f] if f is not None else 1.0 for f in first])
+        span_scores: List[Dict[Tuple[int, int, str], float]] = [{} for _ in docs]
         for k, (d, window, _, _) in enumerate(jobs):
-            tags = repair_bio(results[k])
-            spans_per_doc[d].append([(s + window[0], e + window[0], lab) for s, e, lab in bio_to_spans(tags)])
+            tags, probs = results[k]
+            spans = []
+            for s, e, lab in bio_to_spans(repair_bio(tags)):
+                span = (s + window[0], e + window[0], lab)
+                spans.append(span)
+                span_scores[d][span] = max(span_scores[d].get(span, 0.0), math.prod(probs[s:e]))
+            spans_per_doc[d].append(spans)
         out = []
         for d in range(len(docs)):
             if not windows_per_doc[d]:
-                out.append([])
+                out.append(([], []))
                 continue
             idx = kept[d]  # word positions -> token indices (whitespace tokens were skipped)
             merged = merge_chunk_spans(windows_per_doc[d], spans_per_doc[d], len(idx))
-            out.append([(idx[s], idx[e - 1] + 1, label) for s, e, label in merged])
+            out.append(
+                ([(idx[s], idx[e - 1] + 1, label) for s, e, label in merged], [span_scores[d][span] for span in merged])
+            )
         return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions) -> None:
-        for doc, spans in zip(docs, predictions):
-            set_entities(doc, spans_from_tuples(doc, spans), overwrite=self.cfg["overwrite_ents"])
+        for doc, (spans, scores) in zip(docs, predictions):
+            write_predictions(
+                doc,
+                self.cfg["spans_key"],
+                spans_from_tuples(doc, spans),
+                scores=scores,
+                write_ents=self.cfg["write_ents"],
+                overwrite_ents=self.cfg["overwrite_ents"],
+            )
 
     # --- serialization ------------------------------------------------------------
 
