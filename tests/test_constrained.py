@@ -140,3 +140,30 @@ def test_component_constrained_decoding_writes_scored_spans(tiny_t5_dir):
         assert group.attrs["scores"] == pytest.approx([math.prod(probs[s.start : s.end]) for s in group])
         assert all(0.0 < x <= 1.0 + 1e-6 for x in group.attrs["scores"])
     assert docs[1].spans["gner"].attrs["scores"] == []
+
+
+def test_entity_probs_are_products_over_the_bio_spans():
+    from spacy_gner.ml.constrained import entities_with_probs
+
+    tags = ["B-a", "I-a", "O", "B-b", "B-b", "I-b", "I-a"]
+    probs = [0.5, 0.5, 0.9, 0.8, 0.25, 0.5, 0.1]
+    assert entities_with_probs(tags, probs) == [(0, 2, "a", 0.25), (3, 4, "b", 0.8), (4, 6, "b", 0.125), (6, 7, "a", 0.1)]
+
+
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"prompts": ["p", "q"]}, "E502"),
+        ({"prompt_ids": [[1], [2]]}, "E503"),
+        ({"beam_size": 0}, "E504"),
+        ({"method": "greedy", "beam_size": 2}, "E505"),
+        ({"method": "sample"}, "E505"),
+    ],
+)
+def test_bad_arguments_get_coded_errors(kwargs, code):
+    args = {"prompts": ["p"], "words_batch": [["w"]], "labels_batch": [["x"]], **kwargs}
+    prompts, words, labels = args.pop("prompts"), args.pop("words_batch"), args.pop("labels_batch")
+    with pytest.raises(ValueError, match=code):
+        constrained_decode(None, None, prompts, words, labels, **args)
+    with pytest.raises(ValueError, match="E002"):
+        target_segments(["a", "b"], ["O"])
