@@ -171,13 +171,14 @@ def test_template_override_string_and_path(tmp_path):
     llm_nlp("spacy_gner.ExtensionEntities.v1", fake2, template=str(path))("Rome rocks")
     assert fake2.prompts[0] == "From file.\nSentence: ROME ROCKS"
     with pytest.raises(ValueError, match="E402"):
-        read_template(str(tmp_path / "missing.jinja"), "ext_entities", "en")
+        read_template(str(tmp_path / "missing.jinja"), "ext_entities.v1", "en")
     with pytest.raises(ValueError, match="E401"):
         make_extension_entities_task(lang="fr")
 
 
 def test_bundled_templates_in_both_languages():
     for name in ("ext_entities", "segmentation", "pos", "explain_entities", "describe", "synonyms"):
+        name += ".v1"
         for lang in ("en", "zh"):
             assert "{{" in read_template(None, name, lang)
 
