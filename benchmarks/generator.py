@@ -37,7 +37,7 @@ SHAPES = {
 def build_model(path, texts, shape="small"):
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from spacy_gner.ml.tiny import build_byte_bpe
+    from spacy_gner.testing import build_byte_bpe
     from spacy_gner.schema.prompt import DEFAULT_TEMPLATE
 
     tok = build_byte_bpe(vocab_size=8000, texts=texts + [DEFAULT_TEMPLATE] * 5)

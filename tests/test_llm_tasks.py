@@ -15,7 +15,7 @@ from spacy_gner.llm.tasks import (
     read_template,
     types_doc,
 )
-from spacy_gner.llm.testing import FakeLLM
+from spacy_gner.testing import FakeLLM
 
 FAKES = {}
 

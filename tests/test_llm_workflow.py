@@ -10,7 +10,7 @@ from spacy_llm.registry import registry
 from typer.testing import CliRunner
 
 from spacy_gner.cli import register_commands
-from spacy_gner.llm.testing import FakeLLM
+from spacy_gner.testing import FakeLLM
 from spacy_gner.llm.workflow import STEPS, load_config, run_augment
 
 FAKE = FakeLLM(

@@ -30,7 +30,7 @@ def tiny_model_cli(
     layers: int = typer.Option(2, "--layers", help="Number of layers (per stack for T5)"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    from ..ml.tiny import make_tiny_llama, make_tiny_t5
+    from ..testing import make_tiny_llama, make_tiny_t5
 
     if arch == "t5":
         make_tiny_t5(output_dir, d_model=size, n_layers=layers, seed=seed)

@@ -75,6 +75,14 @@ def _forward(model: Model, docs, is_train: bool):
     raise NotImplementedError("gner_generator drives HFGenerator directly; the thinc forward is unused")
 
 
+def tags_from_generation(text: str, words: Sequence[str], labels: Sequence[str], back_tokenize=None) -> List[str]:
+    """Free decoding's reading of a generated target: parse the ``word(label)`` pairs, align
+    them to the input ``words`` by hierarchical matching (``back_tokenize``: the tokenizer's
+    round trip of a word), repair the BIO. One valid tag per input word."""
+    pred_words, pred_tags = parse_generation(text, labels)
+    return repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=back_tokenize))
+
+
 class HFGenerator:
     """A loaded backbone + tokenizer with GNER training and generation helpers."""
 
@@ -199,11 +207,10 @@ class HFGenerator:
             return [(list(r.tags), list(r.tag_probs)) for r in results]
         budgets = [self.target_budget(words, labels, max_target) for words, labels in zip(words_batch, labels_batch)]
         texts = self.generate(prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source)
-        out = []
-        for words, labels, text in zip(words_batch, labels_batch, texts):
-            pred_words, pred_tags = parse_generation(text, labels)
-            out.append((repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=self.back_tokenize)), None))
-        return out
+        return [
+            (tags_from_generation(text, words, labels, self.back_tokenize), None)
+            for words, labels, text in zip(words_batch, labels_batch, texts)
+        ]
 
     # --- generation -----------------------------------------------------------------
 
@@ -215,12 +222,18 @@ class HFGenerator:
         beam_size: int = 1,
         batch_size: int = 8,
         max_source: int = 640,
-    ) -> List[str]:
-        """Generated text per prompt; batches are formed from length-sorted prompts."""
+        return_steps: bool = False,
+    ):
+        """Generated text per prompt; batches are formed from length-sorted prompts.
+
+        return_steps: also return, per prompt, the sequential decoder steps its batch ran
+        (the generated length), as ``(texts, steps)``.
+        """
         self.model.eval()
         encoded = [self.encode_prompt(p, max_source) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         out: List[Optional[str]] = [None] * len(prompts)
+        steps = [0] * len(prompts)
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + batch_size]
@@ -240,7 +253,8 @@ class HFGenerator:
             texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 out[i] = text
-        return out
+                steps[i] = gen.shape[1] - (1 if self.seq2seq else 0)  # seq2seq output starts with the start token
+        return (out, steps) if return_steps else out
 
     def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:
         """A generous bound on the target's length in tokens, so a model that never emits
