@@ -1,13 +1,14 @@
 """``spacy_gner.HFGenerator.v1``: a Hugging Face seq2seq or causal LM that writes GNER targets.
 
-The architecture returns a thinc ``Model`` that carries the backbone settings; the
-backbone itself is loaded at ``initialize`` (hub name or local directory) or from the
-component's saved folder, and attached to the thinc model through a ``PyTorchShim`` so
-spaCy's optimizer (``[training.optimizer]``: learning-rate schedule, gradient clipping)
-updates its parameters in ``finish_update``. Weights stay fp32; on CUDA the forward
+The architecture returns a thinc ``Model`` (named ``gner_backbone``) that carries the
+backbone settings; the backbone itself is loaded at ``initialize`` (hub name or local
+directory) or from the component's saved folder, and attached to the thinc model through a
+``PyTorchShim`` so spaCy's optimizer (``[training.optimizer]``: learning-rate schedule,
+gradient clipping) updates its parameters in ``finish_update``. Its forward runs the
+attached backbone (``ml.hf.attached_module_forward``). Weights stay fp32; on CUDA the forward
 passes run under bf16 autocast when ``dtype`` is ``bfloat16``/``auto``.
 
-``HFGenerator`` owns the torch side: prompt wrapping (chat template or instruction
+``HFGenerator`` (a plain class the component holds as ``generator``) owns the torch side: prompt wrapping (chat template or instruction
 wrapper for decoder-only models), teacher-forced loss on the target tokens only,
 batched length-sorted generation (greedy or beam), and back-tokenization.
 ``generate_tags`` is the one decoding entry point of the component: free generation +
@@ -33,10 +34,11 @@ import torch
 from spacy.util import registry
 from thinc.api import Model
 
+from ..errors import Errors
 from ..schema.bio import repair_bio
 from ..schema.matching import hierarchical_match
 from ..schema.prompt import parse_generation
-from .hf import is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
+from .hf import attached_module_forward, is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
 
 DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
 
@@ -59,20 +61,17 @@ def build_hf_generator(
         placeholder; the default is the ``[INST] … [/INST]`` form GNER-LLaMA used).
     """
     return Model(
-        "hf_generator",
-        _forward,
+        "gner_backbone",
+        attached_module_forward,
         attrs={
             "name": name,
             "device": device,
             "dtype": dtype,
             "use_chat_template": use_chat_template,
             "instruction_wrapper": instruction_wrapper,
+            "not_loaded_error": Errors.E101.format(name="gner_generator"),
         },
     )
-
-
-def _forward(model: Model, docs, is_train: bool):
-    raise NotImplementedError("gner_generator drives HFGenerator directly; the thinc forward is unused")
 
 
 def tags_from_generation(text: str, words: Sequence[str], labels: Sequence[str], back_tokenize=None) -> List[str]:
