@@ -189,7 +189,9 @@ def from_pipeline(path: Path, words_batch):
 
 
 def f1(gold, pred):
-    return score_spans([(None, bio_to_spans(p), bio_to_spans(g)) for g, p in zip(gold, pred)], modes=["strict"])["strict"]["f"]
+    return score_spans([(None, bio_to_spans(p), bio_to_spans(g)) for g, p in zip(gold, pred)], modes=["strict"])[
+        "strict"
+    ]["f"]
 
 
 def main():
@@ -203,7 +205,9 @@ def main():
     ap.add_argument("--pipeline", type=Path, default=None,
                     help="a trained gner_generator pipeline to decode with instead of the T5 trained here "
                          "(e.g. SmolLM2 from generator_accuracy.py --save DIR)")
-    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding")))
+    ap.add_argument(
+        "--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding"))
+    )
     args = ap.parse_args()
     n = args.n or (100 if args.quick else 300)
     seconds = args.train_seconds or (150.0 if args.quick else 1500.0)
@@ -213,8 +217,11 @@ def main():
     n = len(dev)
     words_batch = [w for w, _ in dev]
     gold = [t for _, t in dev]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, torch threads {args.threads}, "
-          f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"torch threads {args.threads}, "
+        f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}"
+    )
     if args.pipeline:
         su = from_pipeline(args.pipeline, words_batch)
         gold = [common.rename_conll_tags(t) for t in gold]
@@ -229,8 +236,11 @@ def main():
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model: T5 {MODEL}, {n_params / 1e6:.1f}M params, vocab {len(tok)}, trained {info['steps']} steps "
               f"in {info['seconds']:.0f}s (loss {info['loss']:.3f}), {path}")
-    print(f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
-          f"({sum(map(len, words_batch)) / len(dev):.1f} words, {sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)")
+    print(
+        f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
+        f"({sum(map(len, words_batch)) / len(dev):.1f} words, "
+        f"{sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)"
+    )
 
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
@@ -245,7 +255,9 @@ def main():
     for bs in (1, 16):
         for method in ("free", "constrained", "speculative"):
             tags, passes, secs = results[(method, bs)]
-            print(f"{method:<13}{bs:>6}{sum(passes) / len(passes):>13.1f}{len(dev) / secs:>9.2f}{f1(gold, tags):>11.4f}")
+            print(
+                f"{method:<13}{bs:>6}{sum(passes) / len(passes):>13.1f}{len(dev) / secs:>9.2f}{f1(gold, tags):>11.4f}"
+            )
     free_p = sum(results[("free", 1)][1]) / n
     spec_p = sum(results[("speculative", 1)][1]) / n
     sps = {k: n / v[2] for k, v in results.items()}

@@ -118,7 +118,9 @@ def test_forced_words_are_the_training_tokens(backbone):
 def test_empty_sentences_and_truncation(backbone):
     model, tok = backbone
     words = [[], ["Ann", "visited", "Paris", "today"]]
-    out = constrained_decode(model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3)
+    out = constrained_decode(
+        model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3
+    )
     assert out[0].tags == [] and out[0].n_passes == 0
     assert out[1].truncated and len(out[1].tags) == 4 and out[1].tags[-1] == "O"
 
@@ -133,7 +135,9 @@ def test_component_constrained_decoding_writes_scored_spans(tiny_t5_dir):
     docs = list(nlp.pipe(texts))
     gen = pipe.generator
     words = [[t.text for t in nlp.make_doc(t)] for t in texts]
-    direct = gen.generate_tags([build_prompt(w, ["per", "loc"]) for w in words], words, [["per", "loc"]] * 3, decoding="constrained")
+    direct = gen.generate_tags(
+        [build_prompt(w, ["per", "loc"]) for w in words], words, [["per", "loc"]] * 3, decoding="constrained"
+    )
     for doc, (tags, probs) in zip(docs, direct):
         group = doc.spans["gner"]
         assert [(s.start, s.end, s.label_) for s in group] == bio_to_spans(tags)
@@ -147,7 +151,12 @@ def test_entity_probs_are_products_over_the_bio_spans():
 
     tags = ["B-a", "I-a", "O", "B-b", "B-b", "I-b", "I-a"]
     probs = [0.5, 0.5, 0.9, 0.8, 0.25, 0.5, 0.1]
-    assert entities_with_probs(tags, probs) == [(0, 2, "a", 0.25), (3, 4, "b", 0.8), (4, 6, "b", 0.125), (6, 7, "a", 0.1)]
+    assert entities_with_probs(tags, probs) == [
+        (0, 2, "a", 0.25),
+        (3, 4, "b", 0.8),
+        (4, 6, "b", 0.125),
+        (6, 7, "a", 0.1),
+    ]
 
 
 @pytest.mark.parametrize(

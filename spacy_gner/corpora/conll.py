@@ -40,7 +40,10 @@ def _parse_conll_line(path: Path, lineno: int, line: str) -> Tuple[str, str]:
         if len(fields) < 2:
             raise ValueError(Errors.E010.format(path=path, line=lineno, problem=f"no tag in {line!r}"))
         word, tag = fields[0], fields[-1]
-        hint = " (without a TAB the tag is the last space-separated field, so a type name with spaces needs 'word<TAB>tag')"
+        hint = (
+            " (without a TAB the tag is the last space-separated field,"
+            " so a type name with spaces needs 'word<TAB>tag')"
+        )
     if not word:
         raise ValueError(Errors.E010.format(path=path, line=lineno, problem="empty word"))
     try:
@@ -105,7 +108,9 @@ def read_labels(path: PathLike) -> List[str]:
             if label == "O" or label[:2] in ("B-", "I-"):
                 raise ValueError(
                     Errors.E011.format(
-                        path=path, line=lineno, problem=f"{label!r} is a tag: a label file lists type names (e.g. 'person')"
+                        path=path,
+                        line=lineno,
+                        problem=f"{label!r} is a tag: a label file lists type names (e.g. 'person')",
                     )
                 )
             labels.append(label)

@@ -67,5 +67,7 @@ def read_gner_jsonl(path: PathLike) -> List[Record]:
         if missing:
             types = sorted({t for ts in missing.values() for t in ts})
             lines = ", ".join(str(n) for n in list(missing)[:3]) + (", ..." if len(missing) > 3 else "")
-            warnings.warn(Warnings.W002.format(source=f"{file} (records at lines {lines})", missing=types), stacklevel=2)
+            warnings.warn(
+                Warnings.W002.format(source=f"{file} (records at lines {lines})", missing=types), stacklevel=2
+            )
     return records

@@ -64,7 +64,9 @@ def read_span_jsonl(path: PathLike) -> List[Record]:
                 {
                     "tokens": tokens,
                     "spans": _mentions(file, lineno, tokens, rec["entity_mentions"], "entity_mentions"),
-                    "extension_spans": [] if ext is None else _mentions(file, lineno, tokens, ext, "extension_mentions"),
+                    "extension_spans": []
+                    if ext is None
+                    else _mentions(file, lineno, tokens, ext, "extension_mentions"),
                     "synthetic": rec.get("synthetic", False) is True,
                 }
             )

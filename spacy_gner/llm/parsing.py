@@ -234,7 +234,14 @@ def render_text(doc: Doc, lang: str = "en") -> str:
     prev = ""
     for token in doc:
         text = token.text
-        if prev and out and not _CJK.search(prev[-1]) and not _CJK.search(text[0]) and prev[-1].isalnum() and text[0].isalnum():
+        if (
+            prev
+            and out
+            and not _CJK.search(prev[-1])
+            and not _CJK.search(text[0])
+            and prev[-1].isalnum()
+            and text[0].isalnum()
+        ):
             out.append(" ")
         out.append(text)
         prev = text

@@ -50,7 +50,10 @@ def format_report(report: dict, top: int = 15) -> str:
     lm = report["label_mapping"]
     lines.append(f"  merged types: {lm['merged_types']} (relabelled spans: {lm['relabelled_spans']})")
     if report["synthetic"]:
-        lines.append(f"  synthetic: {json.dumps({k: v for k, v in report['synthetic'].items() if k not in ('tasks', 'extension_labels')})}")
+        lines.append(
+            "  synthetic: "
+            + json.dumps({k: v for k, v in report["synthetic"].items() if k not in ("tasks", "extension_labels")})
+        )
     for name, path in report["outputs"].items():
         lines.append(f"  {name}: {path}")
     return "\n".join(lines)

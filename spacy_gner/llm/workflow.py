@@ -173,7 +173,9 @@ class Augmenter:
             if step == "pos" and seg_docs is not None:
                 for inp, seg in zip(inputs, seg_docs):
                     inp.spans[self.extension_key] = [
-                        Span(inp, s.start, s.end, label=s.label_) for s in seg.spans.get(self.extension_key, []) if s.label_ == SEG_LABEL
+                        Span(inp, s.start, s.end, label=s.label_)
+                        for s in seg.spans.get(self.extension_key, [])
+                        if s.label_ == SEG_LABEL
                     ]
             outputs = self.run_llm(step, inputs)
             if step == "seg":

@@ -8,12 +8,13 @@ gradient clipping) updates its parameters in ``finish_update``. Its forward runs
 attached backbone (``ml.hf.attached_module_forward``). Weights stay fp32; on CUDA the forward
 passes run under bf16 autocast when ``dtype`` is ``bfloat16``/``auto``.
 
-``HFGenerator`` (a plain class the component holds as ``generator``) owns the torch side: prompt wrapping (chat template or instruction
-wrapper for decoder-only models), teacher-forced loss on the target tokens only,
-batched length-sorted generation (greedy or beam), and back-tokenization.
-``generate_tags`` is the one decoding entry point of the component: free generation +
-parsing + hierarchical matching (``decoding = "free"``), or copy-constrained decoding from
-``spacy_gner.ml.constrained`` (``decoding = "constrained"``).
+``HFGenerator`` (a plain class the component holds as ``generator``) owns the torch side:
+prompt wrapping (chat template or instruction wrapper for decoder-only models),
+teacher-forced loss on the target tokens only, batched length-sorted generation (greedy or
+beam), and back-tokenization. ``generate_tags`` is the one decoding entry point of the
+component: free generation + parsing + hierarchical matching (``decoding = "free"``,
+``tags_from_generation``), or copy-constrained decoding from ``spacy_gner.ml.constrained``
+(``decoding = "constrained"``).
 
 Token sequences (constrained decoding must reproduce them exactly):
 
@@ -128,7 +129,9 @@ class HFGenerator:
             return self.tokenizer(prompt, truncation=True, max_length=max_length)["input_ids"]
         text = self.wrap(prompt)
         # a chat template already writes the BOS token; a plain wrapper needs it added
-        add_special = not (self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None))
+        add_special = not (
+            self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None)
+        )
         ids = self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
         if self.tokenizer.eos_token_id is not None and ids and ids[-1] == self.tokenizer.eos_token_id and add_special:
             ids = ids[:-1]  # some tokenizers append EOS; the target follows the prompt
@@ -258,7 +261,9 @@ class HFGenerator:
     def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:
         """A generous bound on the target's length in tokens, so a model that never emits
         EOS stops after about one sentence's worth instead of ``cap`` tokens."""
-        longest_tag = max([len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3])
+        longest_tag = max(
+            [len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3]
+        )
         words_len = len(self.tokenizer(" ".join(words), add_special_tokens=False)["input_ids"])
         return min(cap, 2 * words_len + len(words) * (longest_tag + 1) + 8)
 

@@ -50,7 +50,14 @@ def build_byte_bpe(
 
 
 def make_tiny_llama(
-    path, *, n_layers: int = 4, hidden_size: int = 32, pad_token: bool = True, chat_template=None, seed: int = 0, texts=None
+    path,
+    *,
+    n_layers: int = 4,
+    hidden_size: int = 32,
+    pad_token: bool = True,
+    chat_template=None,
+    seed: int = 0,
+    texts=None,
 ):
     """Save a tiny random Llama causal LM + byte-level BPE tokenizer to ``path``."""
     from transformers import LlamaConfig, LlamaForCausalLM

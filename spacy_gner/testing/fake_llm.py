@@ -18,7 +18,10 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 class FakeLLM:
     def __init__(
-        self, answers: Optional[Dict[str, str]] = None, synonyms: Sequence[Sequence[str]] = (), context_length: int = 100_000
+        self,
+        answers: Optional[Dict[str, str]] = None,
+        synonyms: Sequence[Sequence[str]] = (),
+        context_length: int = 100_000,
     ):
         self.answers = dict(answers or {})
         self.context_length = context_length  # spacy-llm shards prompts longer than this
@@ -80,7 +83,9 @@ class FakeLLM:
             return json.dumps([{"word": w, "pos": _pos(w)} for w in seg if w], ensure_ascii=False)
         if task == "explain":
             ents = re.findall(r"\"([^\"]+)\" \(([^)]+)\)", prompt)
-            return " ".join(f"{text} is a {label} in this sentence." for text, label in ents) or "Nothing to explain here."
+            return (
+                " ".join(f"{text} is a {label} in this sentence." for text, label in ents) or "Nothing to explain here."
+            )
         if task == "describe":
             return f"The key phrase is {words[0] if words else 'none'}. It starts the sentence."
         if task == "synonyms":

@@ -44,7 +44,9 @@ def read_template(template: Optional[str], name: str, lang: str) -> str:
     return template
 
 
-def add_stats(doc: Doc, task: str, counts: Dict[str, int], unaligned: Sequence[str] = (), max_examples: int = 5) -> None:
+def add_stats(
+    doc: Doc, task: str, counts: Dict[str, int], unaligned: Sequence[str] = (), max_examples: int = 5
+) -> None:
     """Add ``counts`` to the doc's counters for ``task`` (msgpack-safe plain dicts)."""
     stats = doc.user_data.setdefault(STATS_KEY, {}).setdefault(task, {})
     for key, value in counts.items():

@@ -66,7 +66,9 @@ def beam(runner: DecoderRunner, programs: List[Program], beam_size: int, limit) 
                     break
                 h = beams[s][hi]
                 state, tag = prog.advance(h.state, tok)
-                nh = Hypothesis(score, state, h.seq + [tok], h.tags, h.probs, h.cur * p if type(h.state) is TagState else h.cur)
+                nh = Hypothesis(
+                    score, state, h.seq + [tok], h.tags, h.probs, h.cur * p if type(h.state) is TagState else h.cur
+                )
                 if tag is not None:
                     nh.tags = h.tags + [tag]
                     nh.probs = h.probs + [nh.cur]

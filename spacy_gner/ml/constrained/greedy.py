@@ -103,7 +103,7 @@ def greedy(
             prog, trace = programs[s], traces[s]
             trace.passes += 1
             plan, base = plans[r]
-            steps, accepted = verify(prog, plan, lambda j, r=r, base=base: choice.get((r, base + j)))
+            steps, accepted = verify(prog, plan, lambda j, r=r, base=base, choice=choice: choice.get((r, base + j)))
             for step in steps:
                 trace.record(step, counts)
                 states[s] = step.next

@@ -15,7 +15,9 @@ def make_entity_explanation_task(
 ) -> EntityExplanationTask:
     """An expert explains the sample's target entities (``doc.spans[spans_key]`` or
     ``doc.ents``) to students; the answer's sentences go to ``doc.user_data["explanations"]``."""
-    return EntityExplanationTask(spans_key=spans_key, min_chars=min_chars, max_chars=max_chars, template=template, lang=lang)
+    return EntityExplanationTask(
+        spans_key=spans_key, min_chars=min_chars, max_chars=max_chars, template=template, lang=lang
+    )
 
 
 @registry.llm_tasks("spacy_gner.ExtensionDescription.v1")
