@@ -81,20 +81,18 @@ def frozen(tmp_path):
     return tmp_path / "frozen"
 
 
+def augment(corpus, out, config, frozen):
+    return run_augment(
+        corpus, out, config=config, labels=["PER", "LOC"], steps=STEPS, frozen_pipeline=frozen, progress=False,
+        encoder=encoder,
+    )  # fmt: skip
+
+
 def test_augment_end_to_end_and_resume(tmp_path, corpus, model_config, frozen):
     out = tmp_path / "out"
     config = load_config(model_config)
     FAKE.calls = 0
-    report = run_augment(
-        corpus,
-        out,
-        config=config,
-        labels=["PER", "LOC"],
-        steps=STEPS,
-        frozen_pipeline=frozen,
-        progress=False,
-        encoder=encoder,
-    )
+    report = augment(corpus, out, config, frozen)
     first_calls = FAKE.calls
     # ent, seg, pos per doc (4 x 3), one synonym prompt, 4 explanation prompts, then the
     # extension steps over the synthetic sentences
@@ -140,16 +138,7 @@ def test_augment_end_to_end_and_resume(tmp_path, corpus, model_config, frozen):
 
     # resume: everything comes from the cache, nothing is sent again, same outputs
     FAKE.calls = 0
-    report2 = run_augment(
-        corpus,
-        out,
-        config=config,
-        labels=["PER", "LOC"],
-        steps=STEPS,
-        frozen_pipeline=frozen,
-        progress=False,
-        encoder=encoder,
-    )
+    report2 = augment(corpus, out, config, frozen)
     assert FAKE.calls == 0
     assert report2["tasks"]["ent"]["cache_hits"] == 4 + n_synth
     assert report2["extension_labels"] == report["extension_labels"]

@@ -10,7 +10,8 @@ same words and nothing else (spaCy's ``gold_preproc`` semantics).
 * ``gner``: ``spacy_gner.GnerJsonlCorpus.v1``, GNER records (JSONL or a ``.json`` list);
 * ``spans``: ``spacy_gner.SpanJsonlCorpus.v1``, ``tokens`` + ``entity_mentions`` (nested);
 * ``records``: JSON/JSONL records with the line each starts on; ``files``: paths, suffixes,
-  the ``doc.user_data`` keys; ``docs``: gold Docs from any format; ``readers``: the registry.
+  the ``doc.user_data`` keys;
+  ``formats``: format detection; ``docs``: gold Docs from any format; ``readers``: the registry.
 
 Common options: ``path`` is a file, a directory (every corpus file in it, sorted by name;
 ``label.txt``/``labels.txt``/README files are skipped) or a comma-separated list of
@@ -25,7 +26,7 @@ Malformed input raises ``ValueError`` naming the file and the 1-based line (``E0
 CoNLL, ``E011`` for JSON); nothing is silently dropped.
 """
 from .conll import find_label_file, read_conll, read_labels
-from .docs import corpus_files, detect_format, doc_from_bio, doc_from_span_record, iter_gold, make_doc, read_docs
+from .docs import doc_from_bio, doc_from_span_record, iter_gold, make_doc, read_docs
 from .files import (
     ALL_SUFFIXES,
     CONLL_SUFFIXES,
@@ -41,6 +42,7 @@ from .files import (
     SPACY_SUFFIXES,
     SYNTHETIC_KEY,
 )
+from .formats import corpus_files, detect_format
 from .gner import read_gner_jsonl
 from .readers import create_conll_reader, create_gner_jsonl_reader, create_span_jsonl_reader
 from .spans import read_span_jsonl

@@ -5,7 +5,6 @@ any tokenizer works. ``shuffle`` permutes the whole corpus with ``seed`` *before
 keeps the first ``limit`` docs, so the low-resource subsets nest (first 250 ⊂ first 500).
 """
 import random
-from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from spacy.tokens import Doc, Span
@@ -13,23 +12,9 @@ from spacy.tokens import Doc, Span
 from ..errors import Errors
 from ..schema.bio import bio_to_spans, spans_overlap
 from .conll import conll_records
-from .files import (
-    CONLL_SUFFIXES,
-    DATASET_KEY,
-    EXTENSION_KEY,
-    FORMAT_SUFFIXES,
-    FORMATS,
-    GNER_SUFFIXES,
-    JSONL_SUFFIXES,
-    LABELS_KEY,
-    SPACY_SUFFIXES,
-    SYNTHETIC_KEY,
-    PathLike,
-    Record,
-    list_files,
-)
+from .files import DATASET_KEY, EXTENSION_KEY, FORMATS, LABELS_KEY, SPACY_SUFFIXES, SYNTHETIC_KEY, PathLike, Record
+from .formats import corpus_files, detect_format
 from .gner import read_gner_jsonl
-from .records import iter_json_records
 from .spans import read_span_jsonl
 
 
@@ -85,37 +70,6 @@ def subset(items: List, limit: int, shuffle: bool, seed: int) -> List:
         items = list(items)
         random.Random(seed).shuffle(items)
     return items[:limit] if limit else list(items)
-
-
-def detect_format(path: PathLike) -> str:
-    """``conll``, ``gner``, ``spans`` or ``spacy`` for one corpus file (or a directory's
-    first corpus file), from the suffix and, for JSON, the first record's keys."""
-    first = list_files(path)[0]
-    if first.suffix in SPACY_SUFFIXES:
-        return "spacy"
-    if first.suffix in CONLL_SUFFIXES:
-        return "conll"
-    if first.suffix in GNER_SUFFIXES + JSONL_SUFFIXES:
-        for _, rec in iter_json_records(first):
-            if isinstance(rec, dict) and "instance" in rec:
-                return "gner"
-            if isinstance(rec, dict) and "tokens" in rec:
-                return "spans"
-            break
-        else:
-            return "spans"  # no record at all: empty in every format
-    raise ValueError(Errors.E013.format(path=first))
-
-
-def corpus_files(path: PathLike, fmt: str = "auto") -> List[Path]:
-    """The corpus files at ``path`` (itself, or the corpora inside a directory; a
-    comma-separated list of either). With a format, a directory yields only the files
-    that format reads (plus ``.spacy``)."""
-    if fmt == "auto":
-        return list_files(path)
-    if fmt not in FORMAT_SUFFIXES:
-        raise ValueError(Errors.E015.format(fmt=fmt, formats=", ".join(FORMATS)))
-    return list_files(path, FORMAT_SUFFIXES[fmt] + SPACY_SUFFIXES)
 
 
 def iter_gold(vocab, path: PathLike, fmt: str = "auto", spans_key: Optional[str] = None) -> List[Callable[[], Doc]]:

@@ -7,7 +7,7 @@ a new version rather than an edit) and implements ``_apply``, which reads one re
 one doc shard with the functions of its ``parser`` module.
 """
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -161,10 +161,26 @@ class SpanWorkflowTask(WorkflowTask):
         counts["spans"] = counts.get("spans", 0) + len(merged) - len(existing)
         doc.spans[self._extension_key] = merged
 
-    def _align_in_order(
-        self, doc: Doc, pieces: List[tuple], counts: Dict[str, int], unaligned: List[str]
-    ) -> List[Span]:
-        """``(text, label)`` pieces aligned to the doc left to right, with the coverage counters."""
+    @property
+    def extension_key(self) -> str:
+        return self._extension_key
+
+    @property
+    def _cfg_keys(self) -> List[str]:
+        return super()._cfg_keys + ["_extension_key", "_alignment_mode", "_case_sensitive"]
+
+
+class InOrderSpanTask(SpanWorkflowTask):
+    """Span tasks whose answer is a sequence of ``(text, label)`` pieces aligned to the doc left
+    to right (segmentation, POS): subclasses read the pieces in ``_pieces``."""
+
+    def _pieces(self, response: str, counts: Dict[str, int]) -> Optional[List[Tuple[str, str]]]:
+        raise NotImplementedError
+
+    def _apply(self, doc: Doc, response: str, counts: Dict[str, int], unaligned: List[str]) -> None:
+        pieces = self._pieces(response, counts)
+        if pieces is None:
+            return
         spans, missed = align_in_order(
             doc, pieces, alignment_mode=self._alignment_mode, case_sensitive=self._case_sensitive
         )
@@ -173,15 +189,7 @@ class SpanWorkflowTask(WorkflowTask):
         counts["tokens"] = len(doc)
         counts["covered_tokens"] = len({i for s in spans for i in range(s.start, s.end)})
         unaligned.extend(missed)
-        return spans
-
-    @property
-    def extension_key(self) -> str:
-        return self._extension_key
-
-    @property
-    def _cfg_keys(self) -> List[str]:
-        return super()._cfg_keys + ["_extension_key", "_alignment_mode", "_case_sensitive"]
+        self._add_spans(doc, spans, counts)
 
 
 class ExplanationTask(WorkflowTask):

@@ -1,12 +1,12 @@
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc
 
-from ..base import POS_PREFIX, SEG_LABEL, SpanWorkflowTask
+from ..base import POS_PREFIX, SEG_LABEL, InOrderSpanTask
 from .parser import pos_pieces
 
 
-class ExtensionPOSTask(SpanWorkflowTask):
+class ExtensionPOSTask(InOrderSpanTask):
     name = "pos"
     template_name = "pos.v1"
 
@@ -38,10 +38,8 @@ class ExtensionPOSTask(SpanWorkflowTask):
     def _get_prompt_data(self, shard: Doc, i_shard: int, i_doc: int, n_shards: int) -> Dict[str, Any]:
         return {"sentence": self._prompt_sentence(shard), "words": self.segmentation(shard)}
 
-    def _apply(self, doc: Doc, response: str, counts: Dict[str, int], unaligned: List[str]) -> None:
-        pieces = pos_pieces(response, self._prefix, counts)
-        if pieces is not None:
-            self._add_spans(doc, self._align_in_order(doc, pieces, counts, unaligned), counts)
+    def _pieces(self, response: str, counts: Dict[str, int]) -> Optional[List[Tuple[str, str]]]:
+        return pos_pieces(response, self._prefix, counts)
 
     @property
     def _cfg_keys(self) -> List[str]:

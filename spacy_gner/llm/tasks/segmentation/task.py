@@ -1,12 +1,10 @@
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
-from spacy.tokens import Doc
-
-from ..base import SEG_LABEL, SpanWorkflowTask
+from ..base import SEG_LABEL, InOrderSpanTask
 from .parser import segmentation_pieces
 
 
-class SegmentationTask(SpanWorkflowTask):
+class SegmentationTask(InOrderSpanTask):
     name = "seg"
     template_name = "segmentation.v1"
 
@@ -14,10 +12,8 @@ class SegmentationTask(SpanWorkflowTask):
         super().__init__(**kwargs)
         self._label = label
 
-    def _apply(self, doc: Doc, response: str, counts: Dict[str, int], unaligned: List[str]) -> None:
-        pieces = segmentation_pieces(response, self._label, counts)
-        if pieces is not None:
-            self._add_spans(doc, self._align_in_order(doc, pieces, counts, unaligned), counts)
+    def _pieces(self, response: str, counts: Dict[str, int]) -> Optional[List[Tuple[str, str]]]:
+        return segmentation_pieces(response, self._label, counts)
 
     @property
     def _cfg_keys(self) -> List[str]:
