@@ -17,6 +17,41 @@ from .runner import DecoderRunner
 from .target import seq2seq_specials, word_piece_ids
 
 
+def build_programs(
+    tokenizer, words_batch, labels_batch, prefix: Sequence[int], end: Sequence[int], leading_space: bool
+) -> Tuple[List[Program], List[TrieNode]]:
+    """One ``Program`` per sentence (the target prefix glued to the first word piece; ``end``
+    after the last tag) and the trie nodes with a choice, shared by the sentences' label sets."""
+    decision_nodes: List[TrieNode] = []
+    tries_by_labels: Dict[Tuple[str, ...], TagTries] = {}
+    programs: List[Program] = []
+    for words, labels in zip(words_batch, labels_batch):
+        key = tuple(dict.fromkeys(labels))
+        tries = tries_by_labels.get(key)
+        if tries is None:
+            tries = tries_by_labels[key] = TagTries(tokenizer, key, decision_nodes)
+        pieces = [
+            tuple(word_piece_ids(tokenizer, w, first=i == 0, leading_space=leading_space)) for i, w in enumerate(words)
+        ]
+        if pieces:
+            pieces[0] = tuple(prefix) + pieces[0]
+            ending = tuple(end)
+        else:
+            ending = tuple(prefix) + tuple(end)
+        programs.append(Program(list(words), pieces, ending, tries, tuple(prefix)))
+    return programs, decision_nodes
+
+
+def decision_table(torch, decision_nodes: Sequence[TrieNode], device):
+    """``[nodes, widest choice]`` long tensor: row ``node.gid`` lists the node's allowed tokens,
+    padded with -1 (what ``greedy.constrained_argmax`` gathers from)."""
+    width = max([len(node.allowed) for node in decision_nodes] + [1])
+    table = torch.full((max(1, len(decision_nodes)), width), -1, dtype=torch.long)
+    for node in decision_nodes:
+        table[node.gid, : len(node.allowed)] = torch.tensor(node.allowed, dtype=torch.long)
+    return table.to(device)
+
+
 def default_prompt_ids(tokenizer, prompt: str, seq2seq: bool) -> List[int]:
     """Prompt ids when none are given: seq2seq: ``tokenizer(prompt)`` (its special tokens,
     e.g. T5's ``</s>``); decoder-only: the same without a trailing EOS."""
@@ -65,9 +100,7 @@ def constrained_decode(
 
     n = len(prompts)
     if not (len(words_batch) == len(labels_batch) == n):
-        raise ValueError(
-            Errors.E502.format(n_prompts=n, n_words=len(words_batch), n_labels=len(labels_batch))
-        )
+        raise ValueError(Errors.E502.format(n_prompts=n, n_words=len(words_batch), n_labels=len(labels_batch)))
     if prompt_ids is not None and len(prompt_ids) != n:
         raise ValueError(Errors.E503.format(n_ids=len(prompt_ids), n_prompts=n))
     if beam_size < 1:
@@ -89,29 +122,8 @@ def constrained_decode(
     if pad is None:
         pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
 
-    decision_nodes: List[TrieNode] = []
-    tries_by_labels: Dict[Tuple[str, ...], TagTries] = {}
-    programs: List[Program] = []
-    for words, labels in zip(words_batch, labels_batch):
-        key = tuple(dict.fromkeys(labels))
-        tries = tries_by_labels.get(key)
-        if tries is None:
-            tries = tries_by_labels[key] = TagTries(tokenizer, key, decision_nodes)
-        pieces = [
-            tuple(word_piece_ids(tokenizer, w, first=i == 0, leading_space=leading_space)) for i, w in enumerate(words)
-        ]
-        if pieces:
-            pieces[0] = tuple(prefix) + pieces[0]
-            ending = tuple(end)
-        else:
-            ending = tuple(prefix) + tuple(end)
-        programs.append(Program(list(words), pieces, ending, tries, tuple(prefix)))
-    device = next(model.parameters()).device
-    width = max([len(node.allowed) for node in decision_nodes] + [1])
-    table = torch.full((max(1, len(decision_nodes)), width), -1, dtype=torch.long)
-    for node in decision_nodes:
-        table[node.gid, : len(node.allowed)] = torch.tensor(node.allowed, dtype=torch.long)
-    table = table.to(device)
+    programs, decision_nodes = build_programs(tokenizer, words_batch, labels_batch, prefix, end, leading_space)
+    table = decision_table(torch, decision_nodes, next(model.parameters()).device)
 
     results: List[Optional[DecodeResult]] = [None] * n
     todo = []
