@@ -53,10 +53,11 @@ import common  # noqa: E402
 
 from spacy_gner.corpora import read_conll  # noqa: E402
 from spacy_gner.ml.constrained import constrained_decode, encode_target  # noqa: E402
-from spacy_gner.schema.bio import bio_to_spans, repair_bio  # noqa: E402
-from spacy_gner.schema.matching import hierarchical_match  # noqa: E402
-from spacy_gner.schema.prompt import build_prompt, parse_generation, shuffle_labels  # noqa: E402
+from spacy_gner.ml.generator import HFGenerator, tags_from_generation  # noqa: E402
+from spacy_gner.schema.bio import bio_to_spans  # noqa: E402
+from spacy_gner.schema.prompt import build_prompt, shuffle_labels  # noqa: E402
 from spacy_gner.scoring import score_spans  # noqa: E402
+from spacy_gner.testing import build_byte_bpe  # noqa: E402
 
 DATA = common.DATA / "conll2003"
 LABELS = ["PER", "ORG", "LOC", "MISC"]
@@ -68,33 +69,15 @@ VOCAB = 4096
 # --- model ---------------------------------------------------------------------------------------
 
 
-def build_tokenizer(texts):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB,
-        special_tokens=["<pad>", "</s>", "<unk>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(texts, trainer)
-    # like T5: every encoded text ends with </s>
-    tok.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
-
-
 def train_model(path: Path, train, seconds: float, seed: int, batch_size: int = 32, lr: float = 2e-3):
     from transformers import T5Config, T5ForConditionalGeneration
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
     texts = [" ".join(w) for w, _ in train] + [build_prompt(w, LABELS, TEMPLATE) for w, _ in train[:2000]]
-    tok = build_tokenizer(texts + [" ".join(f"{w}({t})" for w, t in zip(ws, ts)) for ws, ts in train[:2000]])
+    # like T5: every encoded text ends with </s>
+    tok = build_byte_bpe(VOCAB, texts + [" ".join(f"{w}({t})" for w, t in zip(ws, ts)) for ws, ts in train[:2000]],
+                         special_tokens=("<pad>", "</s>", "<unk>"), append_eos=True)
     config = T5Config(
         vocab_size=len(tok), **MODEL, dropout_rate=0.0, decoder_start_token_id=tok.pad_token_id,
         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
@@ -158,44 +141,24 @@ def load_or_train(cache: Path, seconds: float, seed: int, n_train: int):
 
 
 class Setup:
-    """What the decoders need: model, tokenizer, prompt ids, labels, seq2seq."""
+    """What the decoders need: the backbone as the component holds it (``HFGenerator``), the
+    prompts and their ids, the labels."""
 
-    def __init__(self, model, tok, prompt_ids, labels, seq2seq, back_tokenize):
-        self.model, self.tok, self.prompt_ids, self.labels = model, tok, prompt_ids, labels
-        self.seq2seq, self.back_tokenize = seq2seq, back_tokenize
+    def __init__(self, gen, prompts, prompt_ids, labels, max_source=640):
+        self.gen, self.prompts, self.prompt_ids, self.labels = gen, prompts, prompt_ids, labels
+        self.model, self.tok, self.seq2seq, self.max_source = gen.model, gen.tokenizer, gen.seq2seq, max_source
 
 
 def free_decode(su: Setup, idx_all, words_batch, batch_size):
-    """generate + parse + hierarchical matching; returns (tags per sentence, passes per sentence)."""
-    tok, pad = su.tok, su.tok.pad_token_id if su.tok.pad_token_id is not None else su.tok.eos_token_id
-    tags_out, passes = [None] * len(idx_all), [0] * len(idx_all)
-    order = sorted(range(len(idx_all)), key=lambda i: len(su.prompt_ids[idx_all[i]]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        seqs = [su.prompt_ids[idx_all[i]] for i in rows]
-        width = max(map(len, seqs))
-        # seq2seq: right padding; decoder-only: left padding, so generation continues every row
-        ids = torch.full((len(seqs), width), pad)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, seq in enumerate(seqs):
-            sl = slice(0, len(seq)) if su.seq2seq else slice(width - len(seq), width)
-            ids[r, sl] = torch.tensor(seq)
-            mask[r, sl] = 1
-        budget = max(
-            len(encode_target(tok, words_batch[i], ["I-" + max(su.labels, key=len)] * len(words_batch[i]), seq2seq=su.seq2seq))
-            for i in rows
-        ) + 8
-        with torch.no_grad():
-            gen = su.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
-                                    num_beams=1, pad_token_id=pad)
-        new = gen if su.seq2seq else gen[:, width:]
-        texts = tok.batch_decode(new, skip_special_tokens=True)
-        steps = new.shape[1] - (1 if su.seq2seq else 0)  # one decoder pass per generated token
-        for i, text in zip(rows, texts):
-            words, tags = parse_generation(text, su.labels)
-            tags_out[i] = repair_bio(hierarchical_match(words_batch[i], words, tags, tokenize=su.back_tokenize))
-            passes[i] = steps
-    return tags_out, passes
+    """The library's free decoding (``HFGenerator.generate`` + ``tags_from_generation``: parse,
+    hierarchical matching, BIO repair); returns (tags per sentence, passes per sentence)."""
+    longest = "I-" + max(su.labels, key=len)
+    budgets = [len(encode_target(su.tok, w, [longest] * len(w), seq2seq=su.seq2seq)) + 8 for w in words_batch]
+    texts, passes = su.gen.generate(
+        [su.prompts[i] for i in idx_all], budgets, batch_size=batch_size, max_source=su.max_source, return_steps=True
+    )
+    tags = [tags_from_generation(t, w, su.labels, su.gen.back_tokenize) for t, w in zip(texts, words_batch)]
+    return tags, passes
 
 
 def run(method, su: Setup, idx, words_batch, batch_size):
@@ -218,14 +181,17 @@ def from_pipeline(path: Path, words_batch):
 
     pipe = spacy.load(path).get_pipe("gner_generator")
     gen = pipe.generator
+    gen.model.eval()
     labels = list(pipe.labels)
-    prompt_ids = [gen.encode_prompt(build_prompt(w, labels, pipe.cfg["template"]), pipe.cfg["max_source_length"])
-                  for w in words_batch]
-    return Setup(gen.model.eval(), gen.tokenizer, prompt_ids, labels, gen.seq2seq, gen.back_tokenize)
+    prompts = [build_prompt(w, labels, pipe.cfg["template"]) for w in words_batch]
+    prompt_ids = [gen.encode_prompt(p, pipe.cfg["max_source_length"]) for p in prompts]
+    return Setup(gen, prompts, prompt_ids, labels, pipe.cfg["max_source_length"])
 
 
 def f1(gold, pred):
-    return score_spans([(None, bio_to_spans(p), bio_to_spans(g)) for g, p in zip(gold, pred)], modes=["strict"])["strict"]["f"]
+    return score_spans([(None, bio_to_spans(p), bio_to_spans(g)) for g, p in zip(gold, pred)], modes=["strict"])[
+        "strict"
+    ]["f"]
 
 
 def main():
@@ -239,7 +205,9 @@ def main():
     ap.add_argument("--pipeline", type=Path, default=None,
                     help="a trained gner_generator pipeline to decode with instead of the T5 trained here "
                          "(e.g. SmolLM2 from generator_accuracy.py --save DIR)")
-    ap.add_argument("--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding")))
+    ap.add_argument(
+        "--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding"))
+    )
     args = ap.parse_args()
     n = args.n or (100 if args.quick else 300)
     seconds = args.train_seconds or (150.0 if args.quick else 1500.0)
@@ -249,8 +217,11 @@ def main():
     n = len(dev)
     words_batch = [w for w, _ in dev]
     gold = [t for _, t in dev]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, torch threads {args.threads}, "
-          f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"torch threads {args.threads}, "
+        f"load {os.getloadavg()[0]:.1f}; python {platform.python_version()}, torch {torch.__version__}"
+    )
     if args.pipeline:
         su = from_pipeline(args.pipeline, words_batch)
         gold = [common.rename_conll_tags(t) for t in gold]
@@ -259,17 +230,17 @@ def main():
               f"labels {su.labels}, its own prompt wrapping)")
     else:
         model, tok, info, path = load_or_train(args.cache, seconds, args.seed, args.n_train)
-
-        def back(word):
-            return tok.decode(tok(word, add_special_tokens=False)["input_ids"], skip_special_tokens=True).strip()
-
-        prompt_ids = [tok(build_prompt(w, LABELS, TEMPLATE))["input_ids"] for w in words_batch]
-        su = Setup(model, tok, prompt_ids, LABELS, True, back)
+        prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]
+        prompt_ids = [tok(p)["input_ids"] for p in prompts]
+        su = Setup(HFGenerator(model, tok, {"device": "cpu"}), prompts, prompt_ids, LABELS)
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model: T5 {MODEL}, {n_params / 1e6:.1f}M params, vocab {len(tok)}, trained {info['steps']} steps "
               f"in {info['seconds']:.0f}s (loss {info['loss']:.3f}), {path}")
-    print(f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
-          f"({sum(map(len, words_batch)) / len(dev):.1f} words, {sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)")
+    print(
+        f"data: CoNLL-2003 dev, first {len(dev)} sentences with 1..40 words "
+        f"({sum(map(len, words_batch)) / len(dev):.1f} words, "
+        f"{sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)"
+    )
 
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
@@ -284,7 +255,9 @@ def main():
     for bs in (1, 16):
         for method in ("free", "constrained", "speculative"):
             tags, passes, secs = results[(method, bs)]
-            print(f"{method:<13}{bs:>6}{sum(passes) / len(passes):>13.1f}{len(dev) / secs:>9.2f}{f1(gold, tags):>11.4f}")
+            print(
+                f"{method:<13}{bs:>6}{sum(passes) / len(passes):>13.1f}{len(dev) / secs:>9.2f}{f1(gold, tags):>11.4f}"
+            )
     free_p = sum(results[("free", 1)][1]) / n
     spec_p = sum(results[("speculative", 1)][1]) / n
     sps = {k: n / v[2] for k, v in results.items()}

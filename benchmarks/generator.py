@@ -37,8 +37,8 @@ SHAPES = {
 def build_model(path, texts, shape="small"):
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from spacy_gner.ml.tiny import build_byte_bpe
     from spacy_gner.schema.prompt import DEFAULT_TEMPLATE
+    from spacy_gner.testing import build_byte_bpe
 
     tok = build_byte_bpe(vocab_size=8000, texts=texts + [DEFAULT_TEMPLATE] * 5)
     config = T5Config(vocab_size=32128, decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,

@@ -52,7 +52,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--external-rate", type=float, default=0.0, help="external entity sampling rate")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--save", default=None, help="write the fine-tuned pipeline here (for benchmarks/decoding.py --pipeline)")
+    ap.add_argument(
+        "--save", default=None, help="write the fine-tuned pipeline here (for benchmarks/decoding.py --pipeline)"
+    )
     ap.add_argument("--decodings", default="free", help="comma-separated: free, constrained (each scored on dev)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
@@ -121,8 +123,12 @@ def main():
         t0 = time.perf_counter()
         scores = all_scores[decoding] = nlp.evaluate(dev_egs, batch_size=16)
         eval_s = time.perf_counter() - t0
-        print(f"{decoding:>11} {len(train_egs):>11} {steps:>6} {train_s:>8.0f} {len(dev_egs):>9} {len(dev_egs) / eval_s:>10.2f} "
-              f"{100 * scores['ents_p']:>6.2f} {100 * scores['ents_r']:>6.2f} {100 * scores['ents_f']:>6.2f}", flush=True)
+        print(
+            f"{decoding:>11} {len(train_egs):>11} {steps:>6} {train_s:>8.0f} {len(dev_egs):>9} "
+            f"{len(dev_egs) / eval_s:>10.2f} "
+            f"{100 * scores['ents_p']:>6.2f} {100 * scores['ents_r']:>6.2f} {100 * scores['ents_f']:>6.2f}",
+            flush=True,
+        )
     for decoding, scores in all_scores.items():
         for label, s in sorted((scores.get("ents_per_type") or {}).items()):
             print(f"  {decoding:<11} {label:<14} P {100 * s['p']:6.2f}  R {100 * s['r']:6.2f}  F1 {100 * s['f']:6.2f}")

@@ -147,3 +147,14 @@ class Errors(metaclass=ErrorsWithCodes):
             "model must yield exactly one response per prompt.")
     E408 = ("The merge rule needs eps > 0 and p >= 1, got eps={eps}, p={p}.")
     # --- constrained decoding (E5xx) ---
+    E501 = ("The tokenizer cannot encode the tag piece 'O)', so no tag can be decoded: use a "
+            "tokenizer that covers '(' and ')' and ASCII letters (any byte-level one does).")
+    E502 = ("constrained_decode got {n_prompts} prompts, {n_words} word lists and {n_labels} label "
+            "lists: give one of each per sentence.")
+    E503 = ("constrained_decode got {n_ids} prompt_ids for {n_prompts} prompts: give one id list per "
+            "prompt, or leave prompt_ids out.")
+    E504 = ("constrained_decode needs beam_size >= 1 (1 = greedy), got {beam_size}.")
+    E505 = ("constrained_decode method must be 'greedy' (with beam_size 1) or 'beam', got {method!r} "
+            "with beam_size {beam_size}.")
+    E506 = ("Internal error in constrained decoding: a token was decoded after the end of the "
+            "target. Please report it with the model and tokenizer used.")

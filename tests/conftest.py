@@ -1,12 +1,12 @@
 """Shared fixtures: tiny random Hugging Face models saved with ``save_pretrained``.
 
 Nothing here touches the network or ``../shared``. The builders live in
-``spacy_gner.ml.tiny`` (random weights; ByT5 or on-the-fly byte-level BPE tokenizers) and
+``spacy_gner.testing`` (random weights; ByT5 or on-the-fly byte-level BPE tokenizers) and
 are re-exported here, so tests can ``from conftest import make_tiny_llama``.
 """
 import pytest
 
-from spacy_gner.ml.tiny import build_byte_bpe, make_tiny_llama, make_tiny_t5  # noqa: F401  (re-exported)
+from spacy_gner.testing import build_byte_bpe, make_tiny_llama, make_tiny_t5  # noqa: F401  (re-exported)
 
 
 def pytest_addoption(parser):

@@ -118,7 +118,9 @@ def test_forced_words_are_the_training_tokens(backbone):
 def test_empty_sentences_and_truncation(backbone):
     model, tok = backbone
     words = [[], ["Ann", "visited", "Paris", "today"]]
-    out = constrained_decode(model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3)
+    out = constrained_decode(
+        model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3
+    )
     assert out[0].tags == [] and out[0].n_passes == 0
     assert out[1].truncated and len(out[1].tags) == 4 and out[1].tags[-1] == "O"
 
@@ -133,10 +135,44 @@ def test_component_constrained_decoding_writes_scored_spans(tiny_t5_dir):
     docs = list(nlp.pipe(texts))
     gen = pipe.generator
     words = [[t.text for t in nlp.make_doc(t)] for t in texts]
-    direct = gen.generate_tags([build_prompt(w, ["per", "loc"]) for w in words], words, [["per", "loc"]] * 3, decoding="constrained")
+    direct = gen.generate_tags(
+        [build_prompt(w, ["per", "loc"]) for w in words], words, [["per", "loc"]] * 3, decoding="constrained"
+    )
     for doc, (tags, probs) in zip(docs, direct):
         group = doc.spans["gner"]
         assert [(s.start, s.end, s.label_) for s in group] == bio_to_spans(tags)
         assert group.attrs["scores"] == pytest.approx([math.prod(probs[s.start : s.end]) for s in group])
         assert all(0.0 < x <= 1.0 + 1e-6 for x in group.attrs["scores"])
     assert docs[1].spans["gner"].attrs["scores"] == []
+
+
+def test_entity_probs_are_products_over_the_bio_spans():
+    from spacy_gner.ml.constrained import entities_with_probs
+
+    tags = ["B-a", "I-a", "O", "B-b", "B-b", "I-b", "I-a"]
+    probs = [0.5, 0.5, 0.9, 0.8, 0.25, 0.5, 0.1]
+    assert entities_with_probs(tags, probs) == [
+        (0, 2, "a", 0.25),
+        (3, 4, "b", 0.8),
+        (4, 6, "b", 0.125),
+        (6, 7, "a", 0.1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs,code",
+    [
+        ({"prompts": ["p", "q"]}, "E502"),
+        ({"prompt_ids": [[1], [2]]}, "E503"),
+        ({"beam_size": 0}, "E504"),
+        ({"method": "greedy", "beam_size": 2}, "E505"),
+        ({"method": "sample"}, "E505"),
+    ],
+)
+def test_bad_arguments_get_coded_errors(kwargs, code):
+    args = {"prompts": ["p"], "words_batch": [["w"]], "labels_batch": [["x"]], **kwargs}
+    prompts, words, labels = args.pop("prompts"), args.pop("words_batch"), args.pop("labels_batch")
+    with pytest.raises(ValueError, match=code):
+        constrained_decode(None, None, prompts, words, labels, **args)
+    with pytest.raises(ValueError, match="E002"):
+        target_segments(["a", "b"], ["O"])

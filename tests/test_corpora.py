@@ -56,7 +56,12 @@ def _jsonl(path, records):
 
 
 def _gner(words, labels, **extra):
-    return {"dataset": "movies", "label_list": ["actor", "year"], "instance": {"words": words, "labels": labels}, **extra}
+    return {
+        "dataset": "movies",
+        "label_list": ["actor", "year"],
+        "instance": {"words": words, "labels": labels},
+        **extra,
+    }
 
 
 # --- CoNLL ---------------------------------------------------------------------------
@@ -110,7 +115,10 @@ def test_malformed_conll_lines_name_file_and_line(tmp_path, text, line, problem)
 
 def test_invalid_bio_is_repaired_with_a_counted_warning_and_no_word_lost(tmp_path):
     path = _write(tmp_path / "r.txt", "a\tI-x\nb\tI-y\nc\tO\n\nd\tB-x\ne\tI-x\n\nf\tO\ng\tI-z\n")
-    with pytest.warns(UserWarning, match=r"W001\] Repaired 3 invalid BIO tag\(s\) in .*r\.txt \(sentence at line 1, sentence at line 8\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"W001\] Repaired 3 invalid BIO tag\(s\) in .*r\.txt \(sentence at line 1, sentence at line 8\)",
+    ):
         sents = read_conll(path)
     assert sents == [(["a", "b", "c"], ["B-x", "B-y", "O"]), (["d", "e"], ["B-x", "I-x"]), (["f", "g"], ["O", "B-z"])]
 
@@ -246,13 +254,21 @@ def test_span_jsonl_nested_spans_ents_and_flags(tmp_path, nlp):
 @pytest.mark.parametrize(
     "record,problem",
     [
-        ({"tokens": ["a"], "entity_mentions": [{"start": 0, "end": 2, "entity_type": "x"}]}, "out of range for 1 tokens"),
+        (
+            {"tokens": ["a"], "entity_mentions": [{"start": 0, "end": 2, "entity_type": "x"}]},
+            "out of range for 1 tokens",
+        ),
         ({"tokens": ["a"], "entity_mentions": [{"start": 1, "end": 1, "entity_type": "x"}]}, "out of range"),
-        ({"tokens": ["a"], "entity_mentions": [{"start": 0, "entity_type": "x"}]}, "needs 'start', 'end' and 'entity_type'"),
+        (
+            {"tokens": ["a"], "entity_mentions": [{"start": 0, "entity_type": "x"}]},
+            "needs 'start', 'end' and 'entity_type'",
+        ),
         ({"tokens": ["a"], "entity_mentions": [{"start": "0", "end": 1, "entity_type": "x"}]}, "must be integers"),
         ({"tokens": ["a"], "entity_mentions": [{"start": 0, "end": 1, "entity_type": " "}]}, "non-empty string"),
-        ({"tokens": ["a", "b"], "entity_mentions": [{"start": 0, "end": 1, "entity_type": "x", "text": "a b"}]},
-         r"text does not match tokens\[0:1\] = 'a' \(is 'end' exclusive\?\)"),
+        (
+            {"tokens": ["a", "b"], "entity_mentions": [{"start": 0, "end": 1, "entity_type": "x", "text": "a b"}]},
+            r"text does not match tokens\[0:1\] = 'a' \(is 'end' exclusive\?\)",
+        ),
         ({"tokens": ["a"]}, "'tokens' and 'entity_mentions'"),
         ({"tokens": [], "entity_mentions": []}, "'tokens' is empty"),
         ({"tokens": ["a"], "entity_mentions": {}}, "must be a list"),
@@ -375,6 +391,8 @@ def test_sample_assets_read_cleanly(nlp):
             docs = read_docs(nlp.vocab, SAMPLE / name)
             assert len(docs) == n and all(d.ents for d in docs[:5])
             assert docs[0].user_data[LABELS_KEY] == ["person", "organization", "location", "sports team", "misc"]
-        nested = read_docs(nlp.vocab, SAMPLE / "nested_train.jsonl") + read_docs(nlp.vocab, SAMPLE / "nested_test.jsonl")
+        nested = read_docs(nlp.vocab, SAMPLE / "nested_train.jsonl") + read_docs(
+            nlp.vocab, SAMPLE / "nested_test.jsonl"
+        )
     assert len(nested) == 40 and sum(len(d.spans["sc"]) for d in nested) > 60
     assert sum(not d.ents and len(d.spans["sc"]) > 1 for d in nested) > 20  # really nested

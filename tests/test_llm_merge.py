@@ -43,7 +43,11 @@ def test_merge_only_within_eps_times_r_max(offset, merged):
     mapping, evidence = merge_decisions(emb, [["human", "person"]], eps=1.5, p=5)
     assert (mapping == {"human": "person"}) is merged
     (group,) = evidence
-    assert group["reference"] == "person" and group["r_max"] == pytest.approx(1.0) and group["threshold"] == pytest.approx(1.5)
+    assert (
+        group["reference"] == "person"
+        and group["r_max"] == pytest.approx(1.0)
+        and group["threshold"] == pytest.approx(1.5)
+    )
     (cand,) = group["candidates"]
     assert cand["type"] == "human" and cand["distance"] == pytest.approx(offset) and cand["merged"] is merged
 
@@ -68,7 +72,11 @@ def test_merge_synonyms_over_docs_and_apply_mapping():
     nlp = spacy.blank("en")
     docs = [nlp("Alice met Bob"), nlp("Carol met Dave"), nlp("Alice met Eve")]
     docs[0].spans["ext"] = [Span(docs[0], 0, 1, "ENT:person"), Span(docs[0], 2, 3, "ENT:human")]
-    docs[1].spans["ext"] = [Span(docs[1], 0, 1, "ENT:person"), Span(docs[1], 2, 3, "ENT:person"), Span(docs[1], 0, 1, "ENT:human")]
+    docs[1].spans["ext"] = [
+        Span(docs[1], 0, 1, "ENT:person"),
+        Span(docs[1], 2, 3, "ENT:person"),
+        Span(docs[1], 0, 1, "ENT:human"),
+    ]
     docs[2].spans["ext"] = [Span(docs[2], 0, 1, "ENT:city"), Span(docs[2], 2, 3, "POS:PROPN")]
     instances, counts = type_instances(docs, "ext", "ENT:")
     assert counts == {"person": 3, "human": 2, "city": 1}

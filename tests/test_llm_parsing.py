@@ -48,7 +48,9 @@ def test_json_items_unparsable_is_none(answer):
 
 
 def test_json_items_counts_invalid_elements():
-    items, invalid = json_items('[{"entity": "Paris", "type": ""}, "Rome", {"entity": "Oslo", "type": "city"}, 3]', KEYS)
+    items, invalid = json_items(
+        '[{"entity": "Paris", "type": ""}, "Rome", {"entity": "Oslo", "type": "city"}, 3]', KEYS
+    )
     assert [i["entity"] for i in items] == ["Oslo"]
     assert invalid == 3
 
@@ -89,7 +91,9 @@ def test_chinese_per_character_alignment(spaced):
     spans = find_spans(doc, "北京", "ENT:地点")
     assert [(s.start, s.end) for s in spans] == [(2, 4), (8, 10)]
     assert render_text(doc, "zh") == "我爱北京天安门。北京很大"
-    segs, missed = align_in_order(doc, [(w, "SEG") for w in ["我", "爱", "北京", "天安门", "。", "火星", "北京", "很", "大"]])
+    segs, missed = align_in_order(
+        doc, [(w, "SEG") for w in ["我", "爱", "北京", "天安门", "。", "火星", "北京", "很", "大"]]
+    )
     assert [s.text.replace(" ", "") for s in segs] == ["我", "爱", "北京", "天安门", "。", "北京", "很", "大"]
     assert [(s.start, s.end) for s in segs][5] == (8, 10)
     assert missed == ["火星"]
@@ -103,8 +107,24 @@ def test_render_text_keeps_spaces_between_latin_tokens():
 
 def test_align_in_order_uses_positions(nlp):
     doc = nlp("the cat saw the dog")
-    spans, missed = align_in_order(doc, [("the", "POS:DET"), ("cat", "POS:NOUN"), ("unicorn", "X"), ("saw", "POS:VERB"), ("the", "POS:DET"), ("dog", "POS:NOUN")])
-    assert [(s.start, s.label_) for s in spans] == [(0, "POS:DET"), (1, "POS:NOUN"), (2, "POS:VERB"), (3, "POS:DET"), (4, "POS:NOUN")]
+    spans, missed = align_in_order(
+        doc,
+        [
+            ("the", "POS:DET"),
+            ("cat", "POS:NOUN"),
+            ("unicorn", "X"),
+            ("saw", "POS:VERB"),
+            ("the", "POS:DET"),
+            ("dog", "POS:NOUN"),
+        ],
+    )
+    assert [(s.start, s.label_) for s in spans] == [
+        (0, "POS:DET"),
+        (1, "POS:NOUN"),
+        (2, "POS:VERB"),
+        (3, "POS:DET"),
+        (4, "POS:NOUN"),
+    ]
     assert missed == ["unicorn"]
 
 

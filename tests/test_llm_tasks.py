@@ -15,7 +15,7 @@ from spacy_gner.llm.tasks import (
     read_template,
     types_doc,
 )
-from spacy_gner.llm.testing import FakeLLM
+from spacy_gner.testing import FakeLLM
 
 FAKES = {}
 
@@ -71,8 +71,16 @@ def test_entities_every_occurrence_and_counters():
 @pytest.mark.parametrize(
     "answer,expected,counter",
     [
-        ('```json\n[{"entity": "Berlin", "type": "City"}]\n```\nThat is all.', [("Berlin", "ENT:city")], "aligned_items"),
-        ('[{"entity": "Berlin", "type": "city"}, {"entity": "Mars", "type": "planet"}', [("Berlin", "ENT:city")], "unaligned_items"),
+        (
+            '```json\n[{"entity": "Berlin", "type": "City"}]\n```\nThat is all.',
+            [("Berlin", "ENT:city")],
+            "aligned_items",
+        ),
+        (
+            '[{"entity": "Berlin", "type": "city"}, {"entity": "Mars", "type": "planet"}',
+            [("Berlin", "ENT:city")],
+            "unaligned_items",
+        ),
         ('[{"entity": "Berlin" "type": "city"}]', [("Berlin", "ENT:city")], "aligned_items"),  # missing comma
         ("", [], "empty"),
         ("I could not find any.", [], "unparsable"),
@@ -99,18 +107,38 @@ def test_segmentation_then_pos_given_the_segmentation():
     fake = FakeLLM(answers={"Split the sentence": '["I", "love", "New York", "."]'})
     nlp = llm_nlp("spacy_gner.Segmentation.v1", fake)
     FAKES["pos"] = fake
-    nlp.add_pipe("llm", name="pos", config={"task": {"@llm_tasks": "spacy_gner.ExtensionPOS.v1"}, "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": "pos"}})
+    nlp.add_pipe(
+        "llm",
+        name="pos",
+        config={
+            "task": {"@llm_tasks": "spacy_gner.ExtensionPOS.v1"},
+            "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": "pos"},
+        },
+    )
     doc = nlp("I love New York.")
-    assert [t for t in spans(doc) if t[1] == "SEG"] == [("I", "SEG"), ("love", "SEG"), ("New York", "SEG"), (".", "SEG")]
+    assert [t for t in spans(doc) if t[1] == "SEG"] == [
+        ("I", "SEG"),
+        ("love", "SEG"),
+        ("New York", "SEG"),
+        (".", "SEG"),
+    ]
     # the POS prompt shows the LLM's words, and its answer is aligned in order
     assert "Words: I | love | New York | ." in fake.prompts[-1]
-    assert [t for t in spans(doc) if t[1] != "SEG"] == [("I", "POS:PROPN"), ("love", "POS:NOUN"), ("New York", "POS:PROPN"), (".", "POS:PUNCT")]
+    assert [t for t in spans(doc) if t[1] != "SEG"] == [
+        ("I", "POS:PROPN"),
+        ("love", "POS:NOUN"),
+        ("New York", "POS:PROPN"),
+        (".", "POS:PUNCT"),
+    ]
     pos_stats = doc.user_data[STATS_KEY]["pos"]
     assert pos_stats["covered_tokens"] == pos_stats["tokens"] == 5
 
 
 def test_pos_without_segmentation_uses_tokens_and_counts_invented_words():
-    answer = '[{"word": "Cats", "pos": "noun"}, {"word": "purr", "pos": "VERB"}, {"word": "loudly", "pos": "ADV"}, {"word": ".", "pos": ""}]'
+    answer = (
+        '[{"word": "Cats", "pos": "noun"}, {"word": "purr", "pos": "VERB"}, '
+        '{"word": "loudly", "pos": "ADV"}, {"word": ".", "pos": ""}]'
+    )
     fake = FakeLLM(answers={"part-of-speech": answer})
     doc = llm_nlp("spacy_gner.ExtensionPOS.v1", fake)("Cats purr .")
     assert spans(doc) == [("Cats", "POS:NOUN"), ("purr", "POS:VERB")]
@@ -129,7 +157,14 @@ def test_chinese_per_character_docs():
     nlp = spacy.blank("zh")
     for step, task in (("ent", "spacy_gner.ExtensionEntities.v1"), ("seg", "spacy_gner.Segmentation.v1")):
         FAKES[step + "zh"] = fake
-        nlp.add_pipe("llm", name=step, config={"task": {"@llm_tasks": task, "lang": "zh"}, "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": step + "zh"}})
+        nlp.add_pipe(
+            "llm",
+            name=step,
+            config={
+                "task": {"@llm_tasks": task, "lang": "zh"},
+                "model": {"@llm_models": "spacy_gner_test.FakeLLM.v1", "key": step + "zh"},
+            },
+        )
     chars = list("我爱北京。")
     doc = nlp(Doc(nlp.vocab, words=chars, spaces=[True] * len(chars)))  # per-character, spaced
     assert spans(doc) == [("北 京", "ENT:地点"), ("我", "SEG"), ("爱", "SEG"), ("北 京", "SEG"), ("。", "SEG")]
@@ -152,7 +187,9 @@ def test_explanation_tasks_write_sentences():
 
 
 def test_synonym_groups_keep_only_known_types_once():
-    fake = FakeLLM(answers={"entity types": '[["person", "People", "alien"], ["person", "human"], ["city", "town"]] bye'})
+    fake = FakeLLM(
+        answers={"entity types": '[["person", "People", "alien"], ["person", "human"], ["city", "town"]] bye'}
+    )
     nlp = llm_nlp("spacy_gner.SynonymGroups.v1", fake)
     doc = nlp(types_doc(nlp.vocab, ["person", "people", "human", "city", "town"]))
     assert doc.user_data[SYNONYM_GROUPS_KEY] == [["person", "people"], ["city", "town"]]
@@ -171,13 +208,14 @@ def test_template_override_string_and_path(tmp_path):
     llm_nlp("spacy_gner.ExtensionEntities.v1", fake2, template=str(path))("Rome rocks")
     assert fake2.prompts[0] == "From file.\nSentence: ROME ROCKS"
     with pytest.raises(ValueError, match="E402"):
-        read_template(str(tmp_path / "missing.jinja"), "ext_entities", "en")
+        read_template(str(tmp_path / "missing.jinja"), "ext_entities.v1", "en")
     with pytest.raises(ValueError, match="E401"):
         make_extension_entities_task(lang="fr")
 
 
 def test_bundled_templates_in_both_languages():
     for name in ("ext_entities", "segmentation", "pos", "explain_entities", "describe", "synonyms"):
+        name += ".v1"
         for lang in ("en", "zh"):
             assert "{{" in read_template(None, name, lang)
 

@@ -10,14 +10,18 @@ from spacy_llm.registry import registry
 from typer.testing import CliRunner
 
 from spacy_gner.cli import register_commands
-from spacy_gner.llm.testing import FakeLLM
 from spacy_gner.llm.workflow import STEPS, load_config, run_augment
+from spacy_gner.testing import FakeLLM
 
 FAKE = FakeLLM(
     answers={
         # an answer naming a word that is not in the text, and a broken one
-        "answer [].\n\nSentence: Bob lives in Rome": '[{"entity": "Bob", "type": "human"}, {"entity": "Mars", "type": "planet"}]',
-        "answer [].\n\nSentence: Carol likes Oslo": '```json\n[{"entity": "Carol", "type": "human"}, {"entity": "Oslo", "type": "city"',
+        "answer [].\n\nSentence: Bob lives in Rome": (
+            '[{"entity": "Bob", "type": "human"}, {"entity": "Mars", "type": "planet"}]'
+        ),
+        "answer [].\n\nSentence: Carol likes Oslo": (
+            '```json\n[{"entity": "Carol", "type": "human"}, {"entity": "Oslo", "type": "city"'
+        ),
         "Sentence: it rained .\n\nExtract the key phrases": "",
     },
     synonyms=[["thing", "human"]],
@@ -70,18 +74,25 @@ def model_config(tmp_path):
 def frozen(tmp_path):
     nlp = spacy.blank("en")
     ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([{"label": "PER", "pattern": n} for n in ("Alice", "Bob", "Carol")] + [{"label": "LOC", "pattern": "Paris"}])
+    ruler.add_patterns(
+        [{"label": "PER", "pattern": n} for n in ("Alice", "Bob", "Carol")] + [{"label": "LOC", "pattern": "Paris"}]
+    )
     nlp.to_disk(tmp_path / "frozen")
     return tmp_path / "frozen"
+
+
+def augment(corpus, out, config, frozen):
+    return run_augment(
+        corpus, out, config=config, labels=["PER", "LOC"], steps=STEPS, frozen_pipeline=frozen, progress=False,
+        encoder=encoder,
+    )  # fmt: skip
 
 
 def test_augment_end_to_end_and_resume(tmp_path, corpus, model_config, frozen):
     out = tmp_path / "out"
     config = load_config(model_config)
     FAKE.calls = 0
-    report = run_augment(
-        corpus, out, config=config, labels=["PER", "LOC"], steps=STEPS, frozen_pipeline=frozen, progress=False, encoder=encoder
-    )
+    report = augment(corpus, out, config, frozen)
     first_calls = FAKE.calls
     # ent, seg, pos per doc (4 x 3), one synonym prompt, 4 explanation prompts, then the
     # extension steps over the synthetic sentences
@@ -90,7 +101,12 @@ def test_augment_end_to_end_and_resume(tmp_path, corpus, model_config, frozen):
 
     vocab = spacy.blank("en").vocab
     fused = list(DocBin().from_disk(out / "fused.spacy").get_docs(vocab))
-    assert [d.text for d in fused] == ["Alice visited Paris .", "Bob lives in Rome .", "Carol likes Oslo .", "it rained ."]
+    assert [d.text for d in fused] == [
+        "Alice visited Paris .",
+        "Bob lives in Rome .",
+        "Carol likes Oslo .",
+        "it rained .",
+    ]
     assert [(e.text, e.label_) for e in fused[0].ents] == [("Alice", "PER"), ("Paris", "LOC")]  # targets untouched
     ext0 = {(s.text, s.label_) for s in fused[0].spans["ext"]}
     assert {("Alice", "ENT:thing"), ("Paris", "ENT:thing"), ("Alice", "SEG"), (".", "POS:PUNCT")} <= ext0
@@ -122,9 +138,7 @@ def test_augment_end_to_end_and_resume(tmp_path, corpus, model_config, frozen):
 
     # resume: everything comes from the cache, nothing is sent again, same outputs
     FAKE.calls = 0
-    report2 = run_augment(
-        corpus, out, config=config, labels=["PER", "LOC"], steps=STEPS, frozen_pipeline=frozen, progress=False, encoder=encoder
-    )
+    report2 = augment(corpus, out, config, frozen)
     assert FAKE.calls == 0
     assert report2["tasks"]["ent"]["cache_hits"] == 4 + n_synth
     assert report2["extension_labels"] == report["extension_labels"]
@@ -162,7 +176,14 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, corpus, model_config
 def test_reviewed_mapping_file_replaces_the_merge_step(tmp_path, corpus, model_config):
     path = tmp_path / "reviewed.json"
     srsly.write_json(path, {"mapping": {"ENT:thing": "ENT:entity"}})
-    report = run_augment(corpus, tmp_path / "o", config=load_config(model_config), steps=["ent", "merge"], mapping_file=path, progress=False)
+    report = run_augment(
+        corpus,
+        tmp_path / "o",
+        config=load_config(model_config),
+        steps=["ent", "merge"],
+        mapping_file=path,
+        progress=False,
+    )
     # "thing" (Alice, Paris) is renamed as the reviewer asked; "human" is left alone even
     # though the fake's synonym groups would have merged it
     assert report["extension_labels"] == {"ENT:entity": 2, "ENT:human": 2, "ENT:city": 1}
@@ -182,7 +203,18 @@ def test_unknown_step_and_missing_model_block(tmp_path, corpus, model_config):
 def test_cli(tmp_path, corpus, model_config):
     result = CliRunner().invoke(
         register_commands(),
-        ["augment", str(corpus), str(tmp_path / "cli"), "--model-config", str(model_config), "--steps", "ent,seg", "--labels", "PER,LOC", "--no-progress"],
+        [
+            "augment",
+            str(corpus),
+            str(tmp_path / "cli"),
+            "--model-config",
+            str(model_config),
+            "--steps",
+            "ent,seg",
+            "--labels",
+            "PER,LOC",
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "extension labels" in result.output and "ENT:thing" in result.output

@@ -17,7 +17,7 @@ from spacy_llm.registry import registry
 from typer.testing import CliRunner
 
 from spacy_gner.cli import register_commands
-from spacy_gner.llm.testing import FakeLLM
+from spacy_gner.testing import FakeLLM
 
 CONLL = "Ann\tB-per\nvisited\tO\nParis\tB-loc\n\nBob\tB-per\nslept\tO\n"
 

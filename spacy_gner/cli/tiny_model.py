@@ -49,7 +49,7 @@ def tiny_model_cli(
         corpus = _read_texts(texts) if texts and arch == "llama" else None
     except ValueError as err:
         cli_fail(str(err))
-    from ..ml.tiny import make_tiny_llama, make_tiny_t5
+    from ..testing import make_tiny_llama, make_tiny_t5
 
     try:
         with atomic_path(output_dir) as tmp:  # nothing is left behind if writing fails

@@ -131,7 +131,9 @@ def load_encoder(name: str = DEFAULT_ENCODER, *, device: Optional[str] = None, b
             model = SentenceTransformer(str(name), device=device)
 
             def encode_st(texts: List[str]) -> numpy.ndarray:
-                return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+                return model.encode(
+                    list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+                )
 
             return encode_st
         except Exception as err:  # e.g. a plain HF directory without sentence-transformers files
@@ -154,7 +156,9 @@ def _mean_pooling_encoder(name: str, *, device: Optional[str], batch_size: int) 
     def encode(texts: List[str]) -> numpy.ndarray:
         chunks = []
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer(list(texts[i : i + batch_size]), padding=True, truncation=True, max_length=128, return_tensors="pt").to(dev)
+            enc = tokenizer(
+                list(texts[i : i + batch_size]), padding=True, truncation=True, max_length=128, return_tensors="pt"
+            ).to(dev)
             with torch.inference_mode():
                 hidden = model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -84,17 +84,18 @@ def json_items(text: Optional[str], keys: Sequence[str]) -> Tuple[Optional[List[
     return items, n_invalid
 
 
+def _object_lists(value: dict) -> list:
+    """The list values of a JSON object (answers often wrap their list: ``{"words": [...]}``)."""
+    return [v for v in value.values() if isinstance(v, list)]
+
+
 def json_strings(text: Optional[str]) -> Optional[List[str]]:
     """A JSON list of strings (``["a", "b"]``), flattened; ``None`` when unparsable.
     Non-string scalars are turned into strings; empty strings are dropped."""
     value = parse_json(text)
-    if value is None:
-        return None
     if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        if not lists:
-            return None
-        value = lists[0]
+        lists = _object_lists(value)
+        value = lists[0] if lists else None
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
@@ -113,13 +114,12 @@ def json_groups(text: Optional[str]) -> Optional[List[List[str]]]:
     unparsable. Wrapper objects (``{"groups": [...]}``) and a single flat list are
     accepted."""
     value = parse_json(text)
-    if value is None:
-        return None
     if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        if not lists:
-            return None
-        value = lists[0] if len(lists) == 1 or not all(isinstance(x, str) for x in lists[0]) else lists
+        lists = _object_lists(value)
+        if len(lists) > 1 and all(isinstance(x, str) for x in lists[0]):
+            value = lists  # {"a": [...], "b": [...]}: one group per key
+        else:
+            value = lists[0] if lists else None
     if not isinstance(value, list):
         return None
     if value and all(isinstance(x, str) for x in value):
@@ -234,7 +234,14 @@ def render_text(doc: Doc, lang: str = "en") -> str:
     prev = ""
     for token in doc:
         text = token.text
-        if prev and out and not _CJK.search(prev[-1]) and not _CJK.search(text[0]) and prev[-1].isalnum() and text[0].isalnum():
+        if (
+            prev
+            and out
+            and not _CJK.search(prev[-1])
+            and not _CJK.search(text[0])
+            and prev[-1].isalnum()
+            and text[0].isalnum()
+        ):
             out.append(" ")
         out.append(text)
         prev = text

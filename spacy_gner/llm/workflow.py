@@ -20,75 +20,36 @@ itself. The ``pos`` cache therefore assumes an unchanged segmentation: clear the
 ``seg-*`` and ``pos-*`` directories together when the segmentation changes.
 """
 import hashlib
-import json
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import srsly
 from spacy.tokens import Doc, DocBin, Span
-from spacy.util import filter_spans
 from thinc.api import Config
 
 from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
 from ..errors import Errors, Warnings
+from .config import DEFAULT_CONFIG, LLM_STEPS, STEPS, TASK_NAMES, load_config, model_fingerprint
+from .parsing import dedupe_spans
+from .report import extension_label_counts, format_report, task_summary
+from .synthetic import annotate_targets
 from .tasks import ENT_PREFIX, EXPLANATIONS_KEY, SEG_LABEL, STATS_KEY, SYNONYM_GROUPS_KEY, types_doc
 
-STEPS = ("ent", "seg", "pos", "merge", "explain")
-LLM_STEPS = ("ent", "seg", "pos")
-TASK_NAMES = {
-    "ent": "spacy_gner.ExtensionEntities.v1",
-    "seg": "spacy_gner.Segmentation.v1",
-    "pos": "spacy_gner.ExtensionPOS.v1",
-    "explain": "spacy_gner.EntityExplanation.v1",
-    "describe": "spacy_gner.ExtensionDescription.v1",
-    "synonyms": "spacy_gner.SynonymGroups.v1",
-}
-
-DEFAULT_CONFIG = """
-[model]
-@llm_models = "spacy_gner.HFCausalLM.v1"
-name = "HuggingFaceTB/SmolLM2-135M-Instruct"
-max_new_tokens = 256
-batch_size = 8
-
-[cache]
-batch_size = 16
-max_batches_in_mem = 4
-
-[tasks]
-
-[max_new_tokens]
-# per-step answer length for models with a max_new_tokens setting (HFCausalLM);
-# steps not listed use model.max_new_tokens
-
-[merge]
-encoder = "sentence-transformers/all-MiniLM-L6-v2"
-eps = 1.5
-p = 5
-max_per_type = 200
-"""
-
-
-def load_config(path: Optional[Path] = None, model: Optional[str] = None) -> Config:
-    """The workflow config: ``DEFAULT_CONFIG`` overlaid with the file at ``path`` (which
-    must have a ``[model]`` block: any spacy-llm model, e.g. a REST model), with
-    ``model.name`` replaced by ``model`` when given."""
-    cfg = Config().from_str(DEFAULT_CONFIG)
-    if path is not None:
-        user = Config().from_disk(path, interpolate=False)
-        if "model" not in user:
-            raise ValueError(Errors.E404.format(path=path))
-        cfg = Config(cfg).merge(Config({k: v for k, v in user.items() if k != "model"}))
-        cfg["model"] = user["model"]
-    if model:
-        cfg["model"]["name"] = str(model)
-    return cfg
-
-
-def model_fingerprint(model_cfg: Dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(model_cfg, sort_keys=True, default=str).encode("utf8")).hexdigest()[:10]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "LLM_STEPS",
+    "STEPS",
+    "TASK_NAMES",
+    "Augmenter",
+    "extension_label_counts",
+    "format_report",
+    "load_config",
+    "model_fingerprint",
+    "run_augment",
+    "task_summary",
+]
 
 
 class Augmenter:
@@ -212,7 +173,9 @@ class Augmenter:
             if step == "pos" and seg_docs is not None:
                 for inp, seg in zip(inputs, seg_docs):
                     inp.spans[self.extension_key] = [
-                        Span(inp, s.start, s.end, label=s.label_) for s in seg.spans.get(self.extension_key, []) if s.label_ == SEG_LABEL
+                        Span(inp, s.start, s.end, label=s.label_)
+                        for s in seg.spans.get(self.extension_key, [])
+                        if s.label_ == SEG_LABEL
                     ]
             outputs = self.run_llm(step, inputs)
             if step == "seg":
@@ -225,7 +188,7 @@ class Augmenter:
                     if prefix_ok(s.label_)
                 ]
                 old = list(target.spans[self.extension_key]) if self.extension_key in target.spans else []
-                target.spans[self.extension_key] = _dedupe(old + new)
+                target.spans[self.extension_key] = dedupe_spans(old + new)
                 stats = result.user_data.get(STATS_KEY, {}).get(step)
                 if stats is not None:
                     target.user_data.setdefault(STATS_KEY, {})[step] = stats
@@ -293,33 +256,8 @@ class Augmenter:
         return out
 
     def annotate_targets(self, sentences: Sequence[str], frozen_path: Path) -> List[Doc]:
-        """Synthetic docs: the sentences tokenised by the frozen pipeline, its target
-        spans (restricted to ``labels`` when given) in ``doc.spans[<its spans_key>]`` and,
-        when they do not overlap, ``doc.ents``; flagged synthetic."""
-        import spacy
-
-        frozen = spacy.load(frozen_path)
-        if not frozen.pipe_names:
-            raise ValueError(Errors.E406.format(path=frozen_path))
-        spans_key = None  # a span component (knowfree_spans, spancat) wins over doc.ents
-        for _, pipe in frozen.pipeline:
-            cfg = getattr(pipe, "cfg", None)
-            if isinstance(cfg, dict) and cfg.get("spans_key"):
-                spans_key = cfg["spans_key"]
-        key = self.spans_key or spans_key or "sc"
-        out = []
-        labels = set(self.labels)
-        for pred in frozen.pipe(sentences):
-            doc = Doc(self.nlp.vocab, words=[t.text for t in pred], spaces=[bool(t.whitespace_) for t in pred])
-            found = pred.spans[spans_key] if spans_key and spans_key in pred.spans else pred.ents
-            spans = [Span(doc, s.start, s.end, label=s.label_) for s in found if not labels or s.label_ in labels]
-            doc.spans[key] = spans
-            flat = filter_spans(spans)
-            if len(flat) == len(spans):
-                doc.ents = flat
-            doc.user_data[SYNTHETIC_KEY] = True
-            out.append(doc)
-        return out
+        """Synthetic docs annotated by the frozen pipeline (see ``synthetic.annotate_targets``)."""
+        return annotate_targets(self.nlp.vocab, sentences, frozen_path, labels=self.labels, spans_key=self.spans_key)
 
 
 def _step_label_filter(step: str):
@@ -328,16 +266,6 @@ def _step_label_filter(step: str):
     if step == "seg":
         return lambda label: label == SEG_LABEL
     return lambda label: not label.startswith(ENT_PREFIX) and label != SEG_LABEL
-
-
-def _dedupe(spans: Iterable[Span]) -> List[Span]:
-    seen, out = set(), []
-    for s in spans:
-        k = (s.start, s.end, s.label_)
-        if k not in seen:
-            seen.add(k)
-            out.append(s)
-    return out
 
 
 class _NoBar:
@@ -354,33 +282,6 @@ def _progress(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="doc", leave=False)
-
-
-# --- reporting --------------------------------------------------------------------------
-
-
-def extension_label_counts(docs: Iterable[Doc], key: str = EXTENSION_KEY) -> Dict[str, int]:
-    counts: Counter = Counter()
-    for doc in docs:
-        for span in doc.spans.get(key, []):
-            counts[span.label_] += 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def task_summary(docs: Iterable[Doc], max_examples: int = 20) -> Dict[str, Dict[str, Any]]:
-    """The per-doc counters summed per task, with up to ``max_examples`` unaligned strings."""
-    out: Dict[str, Dict[str, Any]] = {}
-    for doc in docs:
-        for task, stats in doc.user_data.get(STATS_KEY, {}).items():
-            agg = out.setdefault(task, {"docs": 0})
-            agg["docs"] += 1
-            for k, v in stats.items():
-                if k == "unaligned_examples":
-                    ex = agg.setdefault("unaligned_examples", [])
-                    ex.extend(v[: max(0, max_examples - len(ex))])
-                else:
-                    agg[k] = agg.get(k, 0) + int(v)
-    return out
 
 
 # --- the whole command --------------------------------------------------------------------
@@ -502,26 +403,3 @@ def run_augment(
     report["outputs"]["report"] = str(output_dir / "report.json")
     srsly.write_json(output_dir / "report.json", report)
     return report
-
-
-def format_report(report: dict, top: int = 15) -> str:
-    """A short plain-text summary of :func:`run_augment`'s report."""
-    lines = [f"{report['docs']} docs from {report['corpus']} ({report['lang']}), steps: {', '.join(report['steps'])}"]
-    for task, s in report["tasks"].items():
-        parts = [f"{k}={v}" for k, v in s.items() if k != "unaligned_examples" and isinstance(v, int)]
-        lines.append(f"  {task:9s} " + " ".join(parts))
-        if s.get("unaligned_examples"):
-            lines.append(f"            unaligned e.g.: {', '.join(repr(x) for x in s['unaligned_examples'][:5])}")
-    labels = report["extension_labels"]
-    lines.append(f"  extension labels: {len(labels)} ({sum(labels.values())} spans)")
-    for label, n in list(labels.items())[:top]:
-        lines.append(f"    {label:28s} {n}")
-    if len(labels) > top:
-        lines.append(f"    ... {len(labels) - top} more")
-    lm = report["label_mapping"]
-    lines.append(f"  merged types: {lm['merged_types']} (relabelled spans: {lm['relabelled_spans']})")
-    if report["synthetic"]:
-        lines.append(f"  synthetic: {json.dumps({k: v for k, v in report['synthetic'].items() if k not in ('tasks', 'extension_labels')})}")
-    for name, path in report["outputs"].items():
-        lines.append(f"  {name}: {path}")
-    return "\n".join(lines)

@@ -1,18 +1,20 @@
 """``spacy_gner.HFGenerator.v1``: a Hugging Face seq2seq or causal LM that writes GNER targets.
 
-The architecture returns a thinc ``Model`` that carries the backbone settings; the
-backbone itself is loaded at ``initialize`` (hub name or local directory) or from the
-component's saved folder, and attached to the thinc model through a ``PyTorchShim`` so
-spaCy's optimizer (``[training.optimizer]``: learning-rate schedule, gradient clipping)
-updates its parameters in ``finish_update``. Weights stay fp32; on CUDA the forward
+The architecture returns a thinc ``Model`` (named ``gner_backbone``) that carries the
+backbone settings; the backbone itself is loaded at ``initialize`` (hub name or local
+directory) or from the component's saved folder, and attached to the thinc model through a
+``PyTorchShim`` so spaCy's optimizer (``[training.optimizer]``: learning-rate schedule,
+gradient clipping) updates its parameters in ``finish_update``. Its forward runs the
+attached backbone (``ml.hf.attached_module_forward``). Weights stay fp32; on CUDA the forward
 passes run under bf16 autocast when ``dtype`` is ``bfloat16``/``auto``.
 
-``HFGenerator`` owns the torch side: prompt wrapping (chat template or instruction
-wrapper for decoder-only models), teacher-forced loss on the target tokens only,
-batched length-sorted generation (greedy or beam), and back-tokenization.
-``generate_tags`` is the one decoding entry point of the component: free generation +
-parsing + hierarchical matching (``decoding = "free"``), or copy-constrained decoding from
-``spacy_gner.ml.constrained`` (``decoding = "constrained"``).
+``HFGenerator`` (a plain class the component holds as ``generator``) owns the torch side:
+prompt wrapping (chat template or instruction wrapper for decoder-only models),
+teacher-forced loss on the target tokens only, batched length-sorted generation (greedy or
+beam), and back-tokenization. ``generate_tags`` is the one decoding entry point of the
+component: free generation + parsing + hierarchical matching (``decoding = "free"``,
+``tags_from_generation``), or copy-constrained decoding from ``spacy_gner.ml.constrained``
+(``decoding = "constrained"``).
 
 Token sequences (constrained decoding must reproduce them exactly):
 
@@ -33,10 +35,11 @@ import torch
 from spacy.util import registry
 from thinc.api import Model
 
+from ..errors import Errors
 from ..schema.bio import repair_bio
 from ..schema.matching import hierarchical_match
 from ..schema.prompt import parse_generation
-from .hf import is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
+from .hf import attached_module_forward, is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
 
 DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
 
@@ -59,20 +62,25 @@ def build_hf_generator(
         placeholder; the default is the ``[INST] … [/INST]`` form GNER-LLaMA used).
     """
     return Model(
-        "hf_generator",
-        _forward,
+        "gner_backbone",
+        attached_module_forward,
         attrs={
             "name": name,
             "device": device,
             "dtype": dtype,
             "use_chat_template": use_chat_template,
             "instruction_wrapper": instruction_wrapper,
+            "not_loaded_error": Errors.E101.format(name="gner_generator"),
         },
     )
 
 
-def _forward(model: Model, docs, is_train: bool):
-    raise NotImplementedError("gner_generator drives HFGenerator directly; the thinc forward is unused")
+def tags_from_generation(text: str, words: Sequence[str], labels: Sequence[str], back_tokenize=None) -> List[str]:
+    """Free decoding's reading of a generated target: parse the ``word(label)`` pairs, align
+    them to the input ``words`` by hierarchical matching (``back_tokenize``: the tokenizer's
+    round trip of a word), repair the BIO. One valid tag per input word."""
+    pred_words, pred_tags = parse_generation(text, labels, words)
+    return repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=back_tokenize))
 
 
 class HFGenerator:
@@ -121,7 +129,9 @@ class HFGenerator:
             return self.tokenizer(prompt, truncation=True, max_length=max_length)["input_ids"]
         text = self.wrap(prompt)
         # a chat template already writes the BOS token; a plain wrapper needs it added
-        add_special = not (self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None))
+        add_special = not (
+            self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None)
+        )
         ids = self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
         if self.tokenizer.eos_token_id is not None and ids and ids[-1] == self.tokenizer.eos_token_id and add_special:
             ids = ids[:-1]  # some tokenizers append EOS; the target follows the prompt
@@ -203,11 +213,10 @@ class HFGenerator:
         texts = self.generate(prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source)
         if texts_out is not None:
             texts_out.extend(texts)
-        out = []
-        for words, labels, text in zip(words_batch, labels_batch, texts):
-            pred_words, pred_tags = parse_generation(text, labels, words)
-            out.append((repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=self.back_tokenize)), None))
-        return out
+        return [
+            (tags_from_generation(text, words, labels, self.back_tokenize), None)
+            for words, labels, text in zip(words_batch, labels_batch, texts)
+        ]
 
     # --- generation -----------------------------------------------------------------
 
@@ -219,12 +228,18 @@ class HFGenerator:
         beam_size: int = 1,
         batch_size: int = 8,
         max_source: int = 640,
-    ) -> List[str]:
-        """Generated text per prompt; batches are formed from length-sorted prompts."""
+        return_steps: bool = False,
+    ):
+        """Generated text per prompt; batches are formed from length-sorted prompts.
+
+        return_steps: also return, per prompt, the sequential decoder steps its batch ran
+        (the generated length), as ``(texts, steps)``.
+        """
         self.model.eval()
         encoded = [self.encode_prompt(p, max_source) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         out: List[Optional[str]] = [None] * len(prompts)
+        steps = [0] * len(prompts)
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + batch_size]
@@ -244,12 +259,15 @@ class HFGenerator:
             texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 out[i] = text
-        return out
+                steps[i] = gen.shape[1] - (1 if self.seq2seq else 0)  # seq2seq output starts with the start token
+        return (out, steps) if return_steps else out
 
     def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:
         """A generous bound on the target's length in tokens, so a model that never emits
         EOS stops after about one sentence's worth instead of ``cap`` tokens."""
-        longest_tag = max([len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3])
+        longest_tag = max(
+            [len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3]
+        )
         words_len = len(self.tokenizer(" ".join(words), add_special_tokens=False)["input_ids"])
         return min(cap, 2 * words_len + len(words) * (longest_tag + 1) + 8)
 

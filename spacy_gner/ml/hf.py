@@ -106,3 +106,27 @@ def save_hf(path: PathOrName, model=None, tokenizer=None) -> None:
         model.save_pretrained(str(path), safe_serialization=True)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(path))
+
+
+def attached_module_forward(model, inputs, is_train: bool):
+    """The thinc forward of a component's backbone ``Model``: the model carries the settings
+    from the config, and the torch module is attached at ``initialize``/``from_disk`` as its
+    ``PyTorchShim`` (which lets spaCy's optimizer update the module's parameters in
+    ``finish_update``). ``inputs`` is a ``thinc.api.ArgsKwargs`` for the module's ``forward``;
+    the output is the module's, unconverted. The backprop callback takes an ``ArgsKwargs`` for
+    ``torch.autograd.backward`` (e.g. ``ArgsKwargs(args=(loss,), kwargs={})``) and returns it.
+    The module's train/eval mode is left as the component set it.
+    """
+    if not model.shims:
+        raise ValueError(model.attrs["not_loaded_error"])
+    module = model.shims[0]._model
+    if not is_train:
+        with torch.no_grad():
+            return module(*inputs.args, **inputs.kwargs), lambda d_output: d_output
+    output = module(*inputs.args, **inputs.kwargs)
+
+    def backprop(d_output):
+        torch.autograd.backward(*d_output.args, **d_output.kwargs)
+        return d_output
+
+    return output, backprop

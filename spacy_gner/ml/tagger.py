@@ -1,10 +1,12 @@
 """``spacy_gner.UnmaskedTagger.v1``: a decoder-only LLM token classifier with (Q)LoRA.
 
-The architecture returns a thinc ``Model`` holding the settings; ``TaggerNet`` (base
-model + LoRA adapters via peft + dropout + linear head over the last hidden state) is
-built at ``initialize`` (base resolved by hub name or local directory) and attached with
-a ``PyTorchShim``. Only the LoRA weights and the head require gradients, so spaCy's
-optimizer updates nothing else. Layer-group unmasking is applied to the base model with
+The architecture returns a thinc ``Model`` (named ``unmasked_tagger_net``) holding the
+settings; ``TaggerNet`` (base model + LoRA adapters via peft + dropout + linear head over
+the last hidden state) is built at ``initialize`` (base resolved by hub name or local
+directory) and attached with a ``PyTorchShim``; the thinc forward runs it
+(``ml.hf.attached_module_forward``: ``ArgsKwargs(input_ids, attention_mask)`` -> logits).
+Only the LoRA weights and the head require gradients, so spaCy's optimizer updates nothing
+else. Layer-group unmasking is applied to the base model with
 ``apply_unmasking``.
 """
 from pathlib import Path
@@ -16,7 +18,7 @@ from thinc.api import Model
 from torch import nn
 
 from ..errors import Errors
-from .hf import is_local, load_tokenizer, resolve_device
+from .hf import attached_module_forward, is_local, load_tokenizer, resolve_device
 from .unmasking import apply_unmasking
 
 
@@ -41,8 +43,8 @@ def build_unmasked_tagger(
         needs CUDA and bitsandbytes).
     """
     return Model(
-        "unmasked_tagger",
-        _forward,
+        "unmasked_tagger_net",
+        attached_module_forward,
         attrs={
             "name": name,
             "unmask": unmask,
@@ -55,15 +57,14 @@ def build_unmasked_tagger(
             "head_dropout": head_dropout,
             "attn_implementation": attn_implementation,
             "device": device,
+            "not_loaded_error": Errors.E207.format(name="unmasked_llm_tagger"),
         },
     )
 
 
-def _forward(model, docs, is_train):
-    raise NotImplementedError("unmasked_llm_tagger drives TaggerNet directly; the thinc forward is unused")
-
-
 class TaggerNet(nn.Module):
+    """Base model (LoRA, unmasking) -> dropout -> linear head: logits per token."""
+
     def __init__(self, base: nn.Module, hidden: int, n_labels: int, dropout: float):
         super().__init__()
         self.base = base

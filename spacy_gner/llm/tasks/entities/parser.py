@@ -1,0 +1,41 @@
+"""``[{"entity": "", "type": ""}]`` answers -> ``ENT:<type>`` spans at every occurrence."""
+from typing import Dict, List, Optional
+
+from spacy.tokens import Doc, Span
+
+from ...parsing import find_spans, json_items, normalise_type
+
+
+def entity_spans(
+    doc: Doc,
+    response: str,
+    prefix: str,
+    *,
+    alignment_mode: str,
+    case_sensitive: bool,
+    counts: Dict[str, int],
+    unaligned: List[str],
+) -> Optional[List[Span]]:
+    """The spans of every entity string the answer names (None when it is not a JSON list)."""
+    items, n_invalid = json_items(response, ("entity", "type"))
+    if items is None:
+        counts["unparsable"] = 1
+        return None
+    counts["items"] = len(items)
+    counts["invalid_items"] = n_invalid
+    spans: List[Span] = []
+    for item in items:
+        type_name = normalise_type(item["type"])
+        if not type_name:
+            counts["invalid_items"] += 1
+            continue
+        found = find_spans(
+            doc, item["entity"], prefix + type_name, alignment_mode=alignment_mode, case_sensitive=case_sensitive
+        )
+        if found:
+            counts["aligned_items"] = counts.get("aligned_items", 0) + 1
+            spans.extend(found)
+        else:
+            counts["unaligned_items"] = counts.get("unaligned_items", 0) + 1
+            unaligned.append(item["entity"])
+    return spans

@@ -1,0 +1,50 @@
+"""Copy-constrained GNER decoding: exact greedy (token by token or speculative) and beam search.
+
+GNER's target repeats every input word with its label, ``w1(O) w2(B-x) w3(I-x) …``. This
+package decodes that target with the words *forced* to be the input words and only the
+label after each word chosen by the model, restricted to ``O``, ``B-<label>`` and (right
+after a ``B-x``/``I-x``) ``I-x``. The output is one valid BIO tag per input word by
+construction: no parsing and no hierarchical matching.
+
+Each module can be read on its own, in this order:
+
+* ``target``: the tokenization contract shared with training (``encode_target``);
+* ``program``: the tag tries and one sentence's state machine (named states);
+* ``runner``: decoder passes with a shared, croppable KV cache (the only model calls);
+* ``speculative``: draft the rest of the target and verify it in one pass;
+* ``greedy``: token-level greedy, literal or by speculative verification;
+* ``beam``: token-level beam search;
+* ``result``: ``DecodeResult`` and the confidence figures;
+* ``decode``: ``constrained_decode``, which builds the programs and runs greedy or beam.
+
+Importing this package does not import torch (the runner imports it when decoding starts).
+"""
+from .decode import constrained_decode, default_prompt_ids
+from .result import DecodeResult, entities_with_probs
+from .target import (
+    TAG_CONTEXT,
+    WORD_CONTEXT,
+    encode_target,
+    piece_ids,
+    seq2seq_specials,
+    tag_piece_ids,
+    target_segments,
+    whole_string_mismatches,
+    word_piece_ids,
+)
+
+__all__ = [
+    "TAG_CONTEXT",
+    "WORD_CONTEXT",
+    "DecodeResult",
+    "constrained_decode",
+    "default_prompt_ids",
+    "encode_target",
+    "entities_with_probs",
+    "piece_ids",
+    "seq2seq_specials",
+    "tag_piece_ids",
+    "target_segments",
+    "whole_string_mismatches",
+    "word_piece_ids",
+]

@@ -1,0 +1,165 @@
+"""``constrained_decode``: the entry point that builds the programs and runs greedy or beam.
+
+GNER's target repeats every input word with its label, ``w1(O) w2(B-x) w3(I-x) …``. This
+decodes that target with the words *forced* to be the input words and only the label
+after each word chosen by the model, restricted to ``O``, ``B-<label>`` and (right after a
+``B-x``/``I-x``) ``I-x``. The output is one valid BIO tag per input word by construction: no
+parsing and no hierarchical matching. How the model must be trained: ``target.py``.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ...errors import Errors
+from .beam import beam
+from .greedy import greedy
+from .program import Program, TagTries, TrieNode
+from .result import DecodeResult
+from .runner import DecoderRunner
+from .target import seq2seq_specials, word_piece_ids
+
+
+def build_programs(
+    tokenizer, words_batch, labels_batch, prefix: Sequence[int], end: Sequence[int], leading_space: bool
+) -> Tuple[List[Program], List[TrieNode]]:
+    """One ``Program`` per sentence (the target prefix glued to the first word piece; ``end``
+    after the last tag) and the trie nodes with a choice, shared by the sentences' label sets."""
+    decision_nodes: List[TrieNode] = []
+    tries_by_labels: Dict[Tuple[str, ...], TagTries] = {}
+    programs: List[Program] = []
+    for words, labels in zip(words_batch, labels_batch):
+        key = tuple(dict.fromkeys(labels))
+        tries = tries_by_labels.get(key)
+        if tries is None:
+            tries = tries_by_labels[key] = TagTries(tokenizer, key, decision_nodes)
+        pieces = [
+            tuple(word_piece_ids(tokenizer, w, first=i == 0, leading_space=leading_space)) for i, w in enumerate(words)
+        ]
+        if pieces:
+            pieces[0] = tuple(prefix) + pieces[0]
+            ending = tuple(end)
+        else:
+            ending = tuple(prefix) + tuple(end)
+        programs.append(Program(list(words), pieces, ending, tries, tuple(prefix)))
+    return programs, decision_nodes
+
+
+def decision_table(torch, decision_nodes: Sequence[TrieNode], device):
+    """``[nodes, widest choice]`` long tensor: row ``node.gid`` lists the node's allowed tokens,
+    padded with -1 (what ``greedy.constrained_argmax`` gathers from)."""
+    width = max([len(node.allowed) for node in decision_nodes] + [1])
+    table = torch.full((max(1, len(decision_nodes)), width), -1, dtype=torch.long)
+    for node in decision_nodes:
+        table[node.gid, : len(node.allowed)] = torch.tensor(node.allowed, dtype=torch.long)
+    return table.to(device)
+
+
+def default_prompt_ids(tokenizer, prompt: str, seq2seq: bool) -> List[int]:
+    """Prompt ids when none are given: seq2seq: ``tokenizer(prompt)`` (its special tokens,
+    e.g. T5's ``</s>``); decoder-only: the same without a trailing EOS."""
+    ids = list(tokenizer(prompt)["input_ids"])
+    if not seq2seq and ids and tokenizer.eos_token_id is not None and ids[-1] == tokenizer.eos_token_id:
+        ids = ids[:-1]
+    return ids
+
+
+def constrained_decode(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    words_batch: Sequence[Sequence[str]],
+    labels_batch: Sequence[Sequence[str]],
+    *,
+    beam_size: int = 1,
+    speculative: bool = True,
+    max_new_tokens: Optional[int] = None,
+    batch_size: int = 16,
+    prompt_ids: Optional[Sequence[Sequence[int]]] = None,
+    seq2seq: Optional[bool] = None,
+    leading_space: Optional[bool] = None,
+    eos_token_id: Optional[int] = None,
+    draft_window: Optional[int] = None,
+    method: Optional[str] = None,
+) -> List[DecodeResult]:
+    """Copy-constrained GNER decoding of a batch of sentences (see the package docstring).
+
+    model / tokenizer: a Hugging Face seq2seq or causal LM (on any device; it is run in
+        eval mode under ``torch.no_grad`` and its mode restored) and its tokenizer.
+    prompts: the model input texts (GNER prompt; chat-wrapped for decoder-only models),
+        tokenized with ``default_prompt_ids`` unless ``prompt_ids`` gives the ids.
+    words_batch / labels_batch: the input words and the entity types per sentence.
+    beam_size: 1 = greedy; > 1 = constrained beam search (token by token).
+    speculative: greedy by draft-and-verify passes (identical output, fewer passes).
+    max_new_tokens: cap on target tokens per sentence; words left undecided get ``O``.
+    batch_size: sentences per batch (batches are formed from length-sorted inputs).
+    seq2seq: default: ``model.config.is_encoder_decoder``. leading_space / eos_token_id:
+        as in ``encode_target``, which the model must have been trained with.
+    draft_window: longest draft in tokens (None: the rest of the sentence).
+    method: ``"greedy"`` or ``"beam"``; default: greedy for ``beam_size=1``, else beam
+        (``method="beam"`` with ``beam_size=1`` runs the beam code, which equals greedy).
+    """
+    import torch
+
+    n = len(prompts)
+    if not (len(words_batch) == len(labels_batch) == n):
+        raise ValueError(Errors.E502.format(n_prompts=n, n_words=len(words_batch), n_labels=len(labels_batch)))
+    if prompt_ids is not None and len(prompt_ids) != n:
+        raise ValueError(Errors.E503.format(n_ids=len(prompt_ids), n_prompts=n))
+    if beam_size < 1:
+        raise ValueError(Errors.E504.format(beam_size=beam_size))
+    if method is None:
+        method = "greedy" if beam_size == 1 else "beam"
+    if method not in ("greedy", "beam") or (method == "greedy" and beam_size != 1):
+        raise ValueError(Errors.E505.format(method=method, beam_size=beam_size))
+    if seq2seq is None:
+        seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+    if leading_space is None:
+        leading_space = not seq2seq
+    if seq2seq:
+        prefix, end = seq2seq_specials(tokenizer)
+    else:
+        eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
+        prefix, end = (), (() if eos is None else (eos,))
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+
+    programs, decision_nodes = build_programs(tokenizer, words_batch, labels_batch, prefix, end, leading_space)
+    table = decision_table(torch, decision_nodes, next(model.parameters()).device)
+
+    results: List[Optional[DecodeResult]] = [None] * n
+    todo = []
+    for i, words in enumerate(words_batch):
+        if not words:
+            results[i] = DecodeResult(tags=[], tag_probs=[], entities=[], n_passes=0, n_tokens=0)
+        else:
+            todo.append(i)
+    if not todo:
+        return results  # type: ignore[return-value]
+    ids = {
+        i: list(prompt_ids[i]) if prompt_ids is not None else default_prompt_ids(tokenizer, prompts[i], seq2seq)
+        for i in todo
+    }
+    todo.sort(key=lambda i: (len(ids[i]), len(words_batch[i])))
+    counts: Dict[str, int] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(todo), max(1, batch_size)):
+                chunk = todo[start : start + max(1, batch_size)]
+                runner = DecoderRunner(model, seq2seq, [ids[i] for i in chunk], pad)
+                try:
+                    progs = [programs[i] for i in chunk]
+                    if method == "greedy":
+                        out = greedy(
+                            runner, progs, table, speculative=speculative, window=draft_window,
+                            limit=max_new_tokens, counts=counts,
+                        )
+                    else:
+                        out = beam(runner, progs, beam_size, max_new_tokens)
+                finally:
+                    runner.close()
+                for i, res in zip(chunk, out):
+                    results[i] = res
+    finally:
+        model.train(was_training)
+    return results  # type: ignore[return-value]
