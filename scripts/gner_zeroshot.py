@@ -21,6 +21,7 @@ unless every F1 agrees to 4 decimals. The table puts the result beside the publi
 zero-shot averages (the GNER README: T5-base 59.5, T5-large 63.5, T5-xl 66.1,
 T5-xxl 69.1, LLaMA-7B 66.1).
 """
+
 import argparse
 import json
 import sys
@@ -146,7 +147,8 @@ def main(argv=None) -> int:
 
     published = published_for(args.checkpoint)
     rows = [
-        [name, r["docs"], r["counts"]["paper"]["n_gold"], r["counts"]["paper"]["n_pred"]] + [f"{100 * r['paper'][k]:.2f}" for k in "prf"]
+        [name, r["docs"], r["counts"]["paper"]["n_gold"], r["counts"]["paper"]["n_pred"]]
+        + [f"{100 * r['paper'][k]:.2f}" for k in "prf"]
         for name, r in payload["datasets"].items()
     ]
     avg = payload["average"]["paper"]
@@ -157,9 +159,13 @@ def main(argv=None) -> int:
         divider=True,
         aligns=["l", "r", "r", "r", "r", "r", "r"],
     )
-    scope = "all seven sets" if not missing else f"{len(datasets)} of the 7 sets (not comparable to the paper's average)"
+    scope = (
+        "all seven sets" if not missing else f"{len(datasets)} of the 7 sets (not comparable to the paper's average)"
+    )
     print(f"average over {scope}: F1 {100 * avg['f']:.2f}")
-    print("published zero-shot average F1 (GNER README): " + ", ".join(f"{m} {v}" for m, v in PUBLISHED_AVERAGE.items()))
+    print(
+        "published zero-shot average F1 (GNER README): " + ", ".join(f"{m} {v}" for m, v in PUBLISHED_AVERAGE.items())
+    )
     if published is not None:
         print(f"this checkpoint, {published[0]}: published {published[1]}, here {100 * avg['f']:.2f}")
     print(f"'python -m spacy_gner score {args.generations} --tokenizer {args.checkpoint}' gives the same F1 (checked)")

@@ -8,6 +8,7 @@ levels with their longest-increasing-subsequence LCS and its tie-breaking, their
 parser without repair, SQuAD-style normalisation, per-sentence de-duplication, 1e-10
 smoothing and the unweighted mean over datasets.
 """
+
 import json
 import random
 import re
@@ -155,22 +156,61 @@ def reference_scores(records, tokenizer=None):
 
 SETS = {
     "crossner_ai": {
-        "types": ["algorithm", "field", "task", "product", "researcher", "university", "programming language", "metrics"],
+        "types": [
+            "algorithm",
+            "field",
+            "task",
+            "product",
+            "researcher",
+            "university",
+            "programming language",
+            "metrics",
+        ],
         "lexicon": [
-            ("deep learning", "field"), ("machine translation", "task"), ("LeCun", "researcher"), ("naïve Bayes", "algorithm"),
-            ("the support vector machine", "algorithm"), ("MATLAB", "programming language"), ("C++", "programming language"),
-            ("U.S.", "university"), ("Stanford University", "university"), ("F1", "metrics"), ("TensorFlow", "product"),
-            ("speech recognition", "task"), ("Geoffrey Hinton", "researcher"), ("an ImageNet model", "product"),
+            ("deep learning", "field"),
+            ("machine translation", "task"),
+            ("LeCun", "researcher"),
+            ("naïve Bayes", "algorithm"),
+            ("the support vector machine", "algorithm"),
+            ("MATLAB", "programming language"),
+            ("C++", "programming language"),
+            ("U.S.", "university"),
+            ("Stanford University", "university"),
+            ("F1", "metrics"),
+            ("TensorFlow", "product"),
+            ("speech recognition", "task"),
+            ("Geoffrey Hinton", "researcher"),
+            ("an ImageNet model", "product"),
         ],
         "filler": "the of and , . a in was is by for with to ( ) 's developed used which their model data".split(),
         "invalid": ["person", "Field", "organisation", "algorithm x"],
     },
     "mit-movie": {
-        "types": ["actor", "character", "director", "genre", "plot", "rating", "ratings average", "title", "year", "song"],
+        "types": [
+            "actor",
+            "character",
+            "director",
+            "genre",
+            "plot",
+            "rating",
+            "ratings average",
+            "title",
+            "year",
+            "song",
+        ],
         "lexicon": [
-            ("george clooney", "actor"), ("a musical", "genre"), ("the 1980s", "year"), ("alien", "title"), ("pg 13", "rating"),
-            ("steven spielberg", "director"), ("james bond", "character"), ("very good", "ratings average"), ("time travel", "plot"),
-            ("my heart will go on", "song"), ("the godfather", "title"), ("brontë sisters", "plot"),
+            ("george clooney", "actor"),
+            ("a musical", "genre"),
+            ("the 1980s", "year"),
+            ("alien", "title"),
+            ("pg 13", "rating"),
+            ("steven spielberg", "director"),
+            ("james bond", "character"),
+            ("very good", "ratings average"),
+            ("time travel", "plot"),
+            ("my heart will go on", "song"),
+            ("the godfather", "title"),
+            ("brontë sisters", "plot"),
         ],
         "filler": "did make in the a what movie was show me of is there any with and who directed".split(),
         "invalid": ["actress", "Title", "movie", "year of"],
@@ -223,7 +263,9 @@ def noisy_prediction(rng, spec, words, tags):
             t = "I-" + rng.choice(spec["types"])  # I- after O
         items.append((w, t))
         if rng.random() < 0.04:
-            items.append((rng.choice(spec["filler"] + ["extra", "Words"]), rng.choice(["O", "B-" + rng.choice(spec["types"])])))
+            items.append(
+                (rng.choice(spec["filler"] + ["extra", "Words"]), rng.choice(["O", "B-" + rng.choice(spec["types"])]))
+            )
         if rng.random() < 0.02:
             items.append((w, t))  # repeated word
     if len(items) > 3 and rng.random() < 0.1:  # two words swapped: the LCS level
@@ -289,7 +331,9 @@ def wordlevel_tokenizer(tmp_path_factory):
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]"
+    )
     path = tmp_path_factory.mktemp("wordlevel_tok")
     fast.save_pretrained(path)
     return path, AutoTokenizer.from_pretrained(path)
@@ -337,7 +381,10 @@ def test_the_procedure_is_not_the_span_scorer(tmp_path):
     rec = {
         "dataset": "x",
         "label_list": ["title", "actor"],
-        "instance": {"words": ["the", "godfather", "with", "al", "pacino"], "labels": ["B-title", "I-title", "O", "B-actor", "I-actor"]},
+        "instance": {
+            "words": ["the", "godfather", "with", "al", "pacino"],
+            "labels": ["B-title", "I-title", "O", "B-actor", "I-actor"],
+        },
         # an I- of another type continues the entity and retypes it; "with al" is one untagged run
         "prediction": "The(B-actor) Godfather(I-title) with al(O) pacino(I-actor)",
     }
@@ -371,7 +418,10 @@ def test_ties_break_as_the_authors_lis(tmp_path):
 @pytest.mark.parametrize(
     "content,code",
     [
-        ('{"dataset": "d", "label_list": ["x"], "instance": {"words": ["a"], "labels": []}, "prediction": ""}\n', "E060"),
+        (
+            '{"dataset": "d", "label_list": ["x"], "instance": {"words": ["a"], "labels": []}, "prediction": ""}\n',
+            "E060",
+        ),
         ('{"dataset": "d", "label_list": ["x"], "instance": {"words": ["a"], "labels": ["O"]}}\n', "E060"),
         ("not json\n", "E060"),
         ("\n", "E062"),
@@ -386,7 +436,6 @@ def test_bad_prediction_files_get_a_coded_one_line_error(content, code, tmp_path
     assert not (tmp_path / "m.json").exists()
     missing = CliRunner().invoke(app, ["score", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 1 and "[E061]" in missing.output
-
 
 
 def test_unloadable_tokenizer_is_a_coded_error(tmp_path):
@@ -439,8 +488,17 @@ def test_evaluate_save_generations_scores_like_score(tiny_t5_dir, tmp_path, monk
     gens, metrics = tmp_path / "gens.jsonl", tmp_path / "metrics.json"
     result = CliRunner().invoke(
         app,
-        ["evaluate", str(tmp_path / "pipe"), str(tmp_path / "zeroshot.jsonl"), "--mode", "strict,paper",
-         "--save-generations", str(gens), "--output", str(metrics)],
+        [
+            "evaluate",
+            str(tmp_path / "pipe"),
+            str(tmp_path / "zeroshot.jsonl"),
+            "--mode",
+            "strict,paper",
+            "--save-generations",
+            str(gens),
+            "--output",
+            str(metrics),
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(metrics.read_text())
@@ -448,7 +506,9 @@ def test_evaluate_save_generations_scores_like_score(tiny_t5_dir, tmp_path, monk
     assert len(saved) == len(data)
     for rec in saved:  # the file holds the gold sentence and exactly what was generated
         name, words, tags = gold[" ".join(rec["instance"]["words"])]
-        assert rec["dataset"] == name and rec["prediction"] == noisy_prediction(random.Random(" ".join(words)), SETS[name], words, tags)
+        assert rec["dataset"] == name and rec["prediction"] == noisy_prediction(
+            random.Random(" ".join(words)), SETS[name], words, tags
+        )
     tok_dir = payload["paper_tokenizer"]
     assert tok_dir == str(tmp_path / "pipe" / "gner_generator" / "model")
     scored, _ = _score([gens], tmp_path, "--tokenizer", tok_dir)
@@ -460,7 +520,11 @@ def test_evaluate_save_generations_scores_like_score(tiny_t5_dir, tmp_path, monk
         assert ours["paper_source"] == "generations"
         assert 0.2 < expected[name]["f"] < 0.95
         for k in "prf":
-            assert round(ours["paper"][k], 4) == round(scored["datasets"][name]["paper"][k], 4) == round(expected[name][k], 4)
+            assert (
+                round(ours["paper"][k], 4)
+                == round(scored["datasets"][name]["paper"][k], 4)
+                == round(expected[name][k], 4)
+            )
         # the strict figure is still spaCy's, on the component's repaired entities
         assert ours["strict"]["f"] is not None
     assert round(payload["average"]["paper"]["f"], 4) == round(average, 4)
@@ -473,5 +537,14 @@ def test_save_generations_needs_a_free_decoding_generator(tmp_path):
     nlp.add_pipe("entity_ruler")
     nlp.to_disk(tmp_path / "pipe")
     (tmp_path / "d.jsonl").write_text(json.dumps(make_records(0, n_per_set=1)[0]) + "\n")
-    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "pipe"), str(tmp_path / "d.jsonl"), "--save-generations", str(tmp_path / "g.jsonl")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(tmp_path / "pipe"),
+            str(tmp_path / "d.jsonl"),
+            "--save-generations",
+            str(tmp_path / "g.jsonl"),
+        ],
+    )
     assert result.exit_code == 1 and "[E064]" in result.output and not (tmp_path / "g.jsonl").exists()

@@ -16,6 +16,7 @@ Awkward label sets are either accepted (and then predicted as given) or refused 
 coded error. The default suite tries a few dozen examples per property; ``--runslow``
 runs the same properties with many more.
 """
+
 import re
 
 import pytest
@@ -28,7 +29,7 @@ FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(Healt
 SLOW = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 WHITESPACE = st.sampled_from([" ", "  ", "\n", "\n\n", "\t", " \t\n ", "\u3000", "\xa0"])
-ODD = st.sampled_from(["\u200b", "\U0001F600", "\x00", "\x1b", "é", "東京", "Ω", "ﬁ", "-", ".", "«", "'s", "\u0301a"])
+ODD = st.sampled_from(["\u200b", "\U0001f600", "\x00", "\x1b", "é", "東京", "Ω", "ﬁ", "-", ".", "«", "'s", "\u0301a"])
 WORD = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"), blacklist_characters="()"),
     min_size=1,
@@ -55,8 +56,13 @@ def _check_entities(doc, labels):
 @pytest.fixture(scope="module")
 def gner(tiny_t5_dir):
     nlp = spacy.blank("xx")
-    config = {"model": {"name": str(tiny_t5_dir)}, "labels": ["per", "loc"], "window_words": 8, "window_overlap": 2,
-              "max_target_length": 24}
+    config = {
+        "model": {"name": str(tiny_t5_dir)},
+        "labels": ["per", "loc"],
+        "window_words": 8,
+        "window_overlap": 2,
+        "max_target_length": 24,
+    }
     nlp.add_pipe("gner_generator", config=config)
     nlp.initialize()
     return nlp
@@ -99,7 +105,9 @@ def test_generator_on_generated_docs_many(gner, words):
 
 LABEL = st.one_of(
     st.text(min_size=0, max_size=12),
-    st.sampled_from(["person", "PER", "organisation name", "B-x", "I-", "x(y)", "(", "  ", "", "日本語", "a,b", "O", "ent:thing"]),
+    st.sampled_from(
+        ["person", "PER", "organisation name", "B-x", "I-", "x(y)", "(", "  ", "", "日本語", "a,b", "O", "ent:thing"]
+    ),
 )
 
 
@@ -115,7 +123,9 @@ def test_generator_awkward_label_sets(gner, labels):
         assert pipe.labels == before  # a refused set changes nothing
         return
     try:
-        assert isinstance(labels, list) and all(isinstance(x, str) and x.strip() and "(" not in x and ")" not in x for x in labels)
+        assert isinstance(labels, list) and all(
+            isinstance(x, str) and x.strip() and "(" not in x and ")" not in x for x in labels
+        )
         if not labels:
             assert gner("Ann went home").ents == ()
             return
@@ -182,9 +192,15 @@ def knowfree():
     from spacy_gner.corpora import doc_from_bio
 
     nlp = spacy.blank("xx")
-    model = {"tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
-             "hidden_size": 16, "width_embedding": 8, "attention_heads": 2, "biaffine_heads": 2, "max_length": 16,
-             "chunk_overlap": 4}
+    model = {
+        "tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
+        "hidden_size": 16,
+        "width_embedding": 8,
+        "attention_heads": 2,
+        "biaffine_heads": 2,
+        "max_length": 16,
+        "chunk_overlap": 4,
+    }
     nlp.add_pipe("knowfree_spans", config={"model": model, "threshold": 0.0, "mode": "flat", "write_ents": True})
     words, tags = "Ann visited Paris".split(), ["B-per", "O", "B-loc"]
     nlp.initialize(lambda: [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))])

@@ -6,6 +6,7 @@ and no existing file destroyed. Most cases run in-process through typer's ``CliR
 (a subprocess costs seconds of torch imports); ``test_real_subprocesses`` runs a few as
 ``python -m spacy_gner`` to check what a shell user sees.
 """
+
 import os
 import shutil
 import subprocess
@@ -75,7 +76,11 @@ CASES = [
     # evaluate
     ("evaluate: batch size 0", ["evaluate", "{r}/pipe", "{r}/good.txt", "--batch-size", "0"], "E031"),
     ("evaluate: output is a dir", ["evaluate", "{r}/nowhere", "{r}/good.txt", "--output", "{r}/mixed"], "E032"),
-    ("evaluate: output under a file", ["evaluate", "{r}/pipe", "{r}/good.txt", "--output", "{r}/a_file/m.json"], "E032"),
+    (
+        "evaluate: output under a file",
+        ["evaluate", "{r}/pipe", "{r}/good.txt", "--output", "{r}/a_file/m.json"],
+        "E032",
+    ),
     ("evaluate: missing pipeline", ["evaluate", "{r}/nope", "{r}/good.txt"], "E023"),
     ("evaluate: damaged pipeline", ["evaluate", "{r}/damaged", "{r}/good.txt"], "E104"),
     ("evaluate: missing data", ["evaluate", "{r}/pipe", "{r}/nope.txt"], "E012"),
@@ -92,15 +97,42 @@ CASES = [
     ("package: label with brackets", ["package", "{t5}", "{o}/pkg", "--build", "none", "--labels", "a(b)"], "E001"),
     # augment
     ("augment: missing model config", ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/nope.cfg"], "E038"),
-    ("augment: config without model", ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/nomodel.cfg"], "E404"),
-    ("augment: malformed config", ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/broken.cfg"], "broken.cfg"),
+    (
+        "augment: config without model",
+        ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/nomodel.cfg"],
+        "E404",
+    ),
+    (
+        "augment: malformed config",
+        ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/broken.cfg"],
+        "broken.cfg",
+    ),
     ("augment: missing corpus", ["augment", "{r}/nope.txt", "{o}/aug", "--model-config", "{r}/fake.cfg"], "E012"),
     ("augment: empty corpus", ["augment", "{r}/empty.txt", "{o}/aug", "--model-config", "{r}/fake.cfg"], "E037"),
     ("augment: missing local model", ["augment", "{r}/good.txt", "{o}/aug", "--model", "./no/such/llama"], "E034"),
     ("augment: output is a file", ["augment", "{r}/good.txt", "{r}/a_file", "--model-config", "{r}/fake.cfg"], "E032"),
-    ("augment: unknown step", ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/fake.cfg", "--steps", "dance", "--no-progress"], "E403"),
+    (
+        "augment: unknown step",
+        ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/fake.cfg", "--steps", "dance", "--no-progress"],
+        "E403",
+    ),
     # fails after fused.spacy is written: nothing may be left in the output directory
-    ("augment: frozen path is no pipeline", ["augment", "{r}/good.txt", "{o}/aug", "--model-config", "{r}/fake.cfg", "--steps", "ent,explain", "--frozen-pipeline", "{r}/mixed", "--no-progress"], "mixed"),
+    (
+        "augment: frozen path is no pipeline",
+        [
+            "augment",
+            "{r}/good.txt",
+            "{o}/aug",
+            "--model-config",
+            "{r}/fake.cfg",
+            "--steps",
+            "ent,explain",
+            "--frozen-pipeline",
+            "{r}/mixed",
+            "--no-progress",
+        ],
+        "mixed",
+    ),
     # tiny-model
     ("tiny-model: bad arch", ["tiny-model", "gpt", "{o}/m"], "E031"),
     ("tiny-model: output is a file", ["tiny-model", "t5", "{r}/a_file"], "E032"),
@@ -158,12 +190,16 @@ def test_good_invocations_still_work(files, tmp_path):
     runner = CliRunner()
     result = runner.invoke(register_commands(), ["convert", str(files / "good.txt"), str(tmp_path / "c")])
     assert result.exit_code == 0 and (tmp_path / "c" / "good.spacy").is_file(), result.output
-    result = runner.invoke(register_commands(), ["tiny-model", "t5", str(tmp_path / "m"), "--size", "16", "--layers", "1"])
+    result = runner.invoke(
+        register_commands(), ["tiny-model", "t5", str(tmp_path / "m"), "--size", "16", "--layers", "1"]
+    )
     assert result.exit_code == 0 and (tmp_path / "m" / "config.json").is_file(), result.output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
     metrics = tmp_path / "metrics.json"
     metrics.write_text("old", encoding="utf8")
-    result = runner.invoke(register_commands(), ["evaluate", str(files / "pipe"), str(files / "good.txt"), "--output", str(metrics)])
+    result = runner.invoke(
+        register_commands(), ["evaluate", str(files / "pipe"), str(files / "good.txt"), "--output", str(metrics)]
+    )
     assert result.exit_code == 0, result.output
     assert metrics.read_text(encoding="utf8").startswith("{")  # replaced as a whole
 
@@ -191,7 +227,10 @@ def test_real_subprocesses(case, files, tiny_t5_dir, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, "-m", "spacy_gner", *_argv(argv, files, out, tiny_t5_dir)],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     _check_one_line_failure(proc.returncode, proc.stdout + proc.stderr, expected)
     assert list(out.iterdir()) == [] and _snapshot(files) == before

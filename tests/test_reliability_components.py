@@ -8,6 +8,7 @@
 * a tagger trained on a relative base-model path loads from any directory;
 * sizes are validated at construction (``E031``).
 """
+
 import json
 import shutil
 
@@ -19,8 +20,13 @@ from spacy.training import Example
 
 from spacy_gner.corpora import doc_from_bio
 
-KF_MODEL = {"tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
-            "hidden_size": 16, "width_embedding": 8, "attention_heads": 2, "biaffine_heads": 2}
+KF_MODEL = {
+    "tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
+    "hidden_size": 16,
+    "width_embedding": 8,
+    "attention_heads": 2,
+    "biaffine_heads": 2,
+}
 
 
 def _gner(model_dir, **cfg):
@@ -79,7 +85,13 @@ def _copy(path, tmp_path):
 
 
 def test_generator_load_config_overrides_win_and_labels_come_from_disk(saved_gner):
-    override = {"decoding": "constrained", "beam_size": 3, "batch_size": 2, "max_target_length": 50, "overwrite_ents": True}
+    override = {
+        "decoding": "constrained",
+        "beam_size": 3,
+        "batch_size": 2,
+        "max_target_length": 50,
+        "overwrite_ents": True,
+    }
     nlp = spacy.load(saved_gner, config={"components": {"gner_generator": override}})
     pipe = nlp.get_pipe("gner_generator")
     assert {k: pipe.cfg[k] for k in override} == override
@@ -93,7 +105,9 @@ def test_generator_load_config_overrides_win_and_labels_come_from_disk(saved_gne
 
 def test_tagger_load_config_overrides_win_and_tags_come_from_disk(saved_tagger):
     override = {"max_length": 32, "batch_size": 3, "window_overlap": 2, "overwrite_ents": True}
-    pipe = spacy.load(saved_tagger, config={"components": {"unmasked_llm_tagger": override}}).get_pipe("unmasked_llm_tagger")
+    pipe = spacy.load(saved_tagger, config={"components": {"unmasked_llm_tagger": override}}).get_pipe(
+        "unmasked_llm_tagger"
+    )
     assert {k: pipe.cfg[k] for k in override} == override
     assert pipe.labels == ("loc", "per")
 
@@ -105,7 +119,10 @@ def test_knowfree_load_config_overrides_win_and_labels_come_from_disk(saved_know
     assert {k: pipe.cfg[k] for k in override} == override
     assert pipe.labels == ("loc", "per")
     # threshold 0 keeps every candidate span: the override reaches prediction
-    nlp2 = spacy.load(saved_knowfree, config={"components": {"knowfree_spans": {"threshold": 0.0, "mode": "flat", "write_ents": True}}})
+    nlp2 = spacy.load(
+        saved_knowfree,
+        config={"components": {"knowfree_spans": {"threshold": 0.0, "mode": "flat", "write_ents": True}}},
+    )
     assert len(nlp2("Ann visited Paris").ents) > 0
 
 
@@ -169,7 +186,9 @@ DAMAGE = {
         "weights truncated": lambda d: _truncate(d / "model" / "model.safetensors"),
         "cfg not json": lambda d: (d / "cfg.json").write_text("{labels: per", encoding="utf8"),
         "cfg deleted": lambda d: (d / "cfg.json").unlink(),
-        "tokenizer files deleted": lambda d: [p.unlink() for p in (d / "model").iterdir() if "token" in p.name or p.name == "spiece.model"],
+        "tokenizer files deleted": lambda d: [
+            p.unlink() for p in (d / "model").iterdir() if "token" in p.name or p.name == "spiece.model"
+        ],
     },
     "unmasked_llm_tagger": {
         "adapter deleted": lambda d: shutil.rmtree(d / "adapter"),
@@ -187,11 +206,13 @@ DAMAGE = {
 CODES = {"gner_generator": "E104", "unmasked_llm_tagger": "E208", "knowfree_spans": "E303"}
 
 
-@pytest.mark.parametrize(
-    "component,damage", [(c, d) for c, cases in DAMAGE.items() for d in cases]
-)
-def test_damaged_saved_pipelines_fail_at_load_naming_the_path(component, damage, saved_gner, saved_tagger, saved_knowfree, tmp_path):
-    source = {"gner_generator": saved_gner, "unmasked_llm_tagger": saved_tagger, "knowfree_spans": saved_knowfree}[component]
+@pytest.mark.parametrize("component,damage", [(c, d) for c, cases in DAMAGE.items() for d in cases])
+def test_damaged_saved_pipelines_fail_at_load_naming_the_path(
+    component, damage, saved_gner, saved_tagger, saved_knowfree, tmp_path
+):
+    source = {"gner_generator": saved_gner, "unmasked_llm_tagger": saved_tagger, "knowfree_spans": saved_knowfree}[
+        component
+    ]
     path = _copy(source, tmp_path)
     DAMAGE[component][damage](path / component)
     with pytest.raises(ValueError) as info:
@@ -234,8 +255,16 @@ def test_tagger_with_relative_base_model_loads_from_anywhere(tiny_llama_dir, tmp
 
 @pytest.mark.parametrize(
     "setting",
-    [{"beam_size": 0}, {"beam_size": -1}, {"batch_size": 0}, {"max_source_length": 0}, {"max_target_length": 0},
-     {"window_words": 0}, {"window_overlap": -1}, {"window_words": 5, "window_overlap": 5}],
+    [
+        {"beam_size": 0},
+        {"beam_size": -1},
+        {"batch_size": 0},
+        {"max_source_length": 0},
+        {"max_target_length": 0},
+        {"window_words": 0},
+        {"window_overlap": -1},
+        {"window_words": 5, "window_overlap": 5},
+    ],
 )
 def test_generator_sizes_are_validated(tiny_t5_dir, setting):
     with pytest.raises(ValueError, match="E031"):
@@ -249,7 +278,8 @@ def test_tagger_sizes_are_validated(tiny_llama_dir, setting):
 
 
 @pytest.mark.parametrize(
-    "setting", [{"threshold": -0.1}, {"threshold": 1.5}, {"model": {"max_length": -1}}, {"model": {"max_span_width": -2}}]
+    "setting",
+    [{"threshold": -0.1}, {"threshold": 1.5}, {"model": {"max_length": -1}}, {"model": {"max_span_width": -2}}],
 )
 def test_knowfree_settings_are_validated(setting):
     with pytest.raises(ValueError, match="E031"):

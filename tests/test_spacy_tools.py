@@ -1,6 +1,7 @@
 """spaCy's own tools on what the project ships: `debug config` / `debug data` on the configs,
 the components sourced after a trained spaCy `ner`, and (slow) `apply`, `benchmark speed`
 and `package --build wheel` on tiny trained pipelines."""
+
 import json
 import os
 import subprocess
@@ -61,7 +62,9 @@ def _sample_paths(name):
 def test_debug_config_accepts_every_training_config():
     """`python -m spacy debug config` on each config with the sample data as paths. Backbone
     names stay hub names: building the pipeline does not load weights, so nothing is fetched."""
-    assert {"gner_t5.cfg", "gner_decoder.cfg", "tagger.cfg", "tagger_qlora_gpu.cfg", "knowfree.cfg"} <= set(TRAINING_CONFIGS)
+    assert {"gner_t5.cfg", "gner_decoder.cfg", "tagger.cfg", "tagger_qlora_gpu.cfg", "knowfree.cfg"} <= set(
+        TRAINING_CONFIGS
+    )
     runs = [["debug", "config", str(CONFIGS / name), *_sample_paths(name)] for name in TRAINING_CONFIGS]
     codes, out = _spacy_cli(runs)
     assert codes == [0] * len(runs), out[-4000:]
@@ -86,11 +89,20 @@ def test_debug_data_on_the_main_configs(tiny_llama_dir, tiny_t5_dir, tmp_path):
     (initialize downloads the transformer)."""
     conll = (SAMPLE / "train.txt").read_text(encoding="utf8").strip() + "\n\n"
     (tmp_path / "train.txt").write_text(conll * 2, encoding="utf8")
-    (tmp_path / "nested.jsonl").write_text((SAMPLE / "nested_train.jsonl").read_text(encoding="utf8") * 4, encoding="utf8")
+    (tmp_path / "nested.jsonl").write_text(
+        (SAMPLE / "nested_train.jsonl").read_text(encoding="utf8") * 4, encoding="utf8"
+    )
     flat = ["--paths.train", str(tmp_path / "train.txt"), "--paths.dev", str(SAMPLE / "dev.txt")]
     runs = [
-        ["debug", "data", str(CONFIGS / "knowfree.cfg"), "--paths.train", str(tmp_path / "nested.jsonl"),
-         "--paths.dev", str(SAMPLE / "nested_test.jsonl")],
+        [
+            "debug",
+            "data",
+            str(CONFIGS / "knowfree.cfg"),
+            "--paths.train",
+            str(tmp_path / "nested.jsonl"),
+            "--paths.dev",
+            str(SAMPLE / "nested_test.jsonl"),
+        ],
         ["debug", "data", str(CONFIGS / "tagger.cfg"), *flat, "--paths.backbone", str(tiny_llama_dir)],
         ["debug", "data", str(CONFIGS / "gner_decoder.cfg"), *flat, "--paths.backbone", str(tiny_llama_dir)],
         ["debug", "data", str(CONFIGS / "gner_t5.cfg"), *flat, "--paths.backbone", str(tiny_t5_dir)],
@@ -140,9 +152,15 @@ def trained(tmp_path_factory):
     _fit(ner, _examples(ner, {"per": "PERSON"}), 30, 0.01)
     ner.to_disk(root / "ner")
     configs = {
-        "gner_generator": {"model": {"name": str(llama)}, "external_entity_rate": 0.0, "label_shuffle": False,
-                           "decoding": "constrained"},
-        "unmasked_llm_tagger": {"model": {"name": str(llama), "unmask": "0110", "lora_r": 8, "attn_implementation": "eager"}},
+        "gner_generator": {
+            "model": {"name": str(llama)},
+            "external_entity_rate": 0.0,
+            "label_shuffle": False,
+            "decoding": "constrained",
+        },
+        "unmasked_llm_tagger": {
+            "model": {"name": str(llama), "unmask": "0110", "lora_r": 8, "attn_implementation": "eager"}
+        },
         "knowfree_spans": {"write_ents": True, "mode": "flat"},
     }
     steps = {"gner_generator": (80, 0.01), "unmasked_llm_tagger": (30, 0.01), "knowfree_spans": (30, 0.001)}
@@ -215,11 +233,33 @@ def test_apply_benchmark_and_wheel(trained, tmp_path):
     runs = []
     for name in KEYS:
         runs.append(["apply", str(trained / name), str(tmp_path / "in.jsonl"), str(tmp_path / f"{name}.spacy")])
-        runs.append(["benchmark", "speed", str(trained / name), str(tmp_path / "bench.spacy"), "--batches", "30",
-                     "--batch-size", "1", "--warmup", "0"])
+        runs.append(
+            [
+                "benchmark",
+                "speed",
+                str(trained / name),
+                str(tmp_path / "bench.spacy"),
+                "--batches",
+                "30",
+                "--batch-size",
+                "1",
+                "--warmup",
+                "0",
+            ]
+        )
     (tmp_path / "meta.json").write_text(json.dumps({"name": "gner_tools_tiny", "version": "0.0.1"}), encoding="utf8")
-    runs.append(["package", str(trained / "knowfree_spans"), str(tmp_path / "pkg"), "--build", "wheel",
-                 "--meta-path", str(tmp_path / "meta.json"), "--force"])
+    runs.append(
+        [
+            "package",
+            str(trained / "knowfree_spans"),
+            str(tmp_path / "pkg"),
+            "--build",
+            "wheel",
+            "--meta-path",
+            str(tmp_path / "meta.json"),
+            "--force",
+        ]
+    )
     (tmp_path / "pkg").mkdir()
     codes, out = _spacy_cli(runs, cwd=tmp_path)
     assert codes == [0] * len(runs), out[-4000:]

@@ -6,6 +6,7 @@ to later positions if and only if its group is unmasked, so unmasking ``"0111"``
 asked for ``"0110"`` fails; SDPA must then give the same hidden states as eager. The
 unmasking must also be in place again after ``spacy.load`` of a saved tagger.
 """
+
 import shutil
 
 import pytest
@@ -31,8 +32,13 @@ def _make_tiny(model_type, path, tokenizer_dir, n_layers=4):
 
     cls = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}[model_type]
     config = cls(
-        vocab_size=400, hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        vocab_size=400,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=n_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
     )
     torch.manual_seed(0)
     AutoModelForCausalLM.from_config(config).save_pretrained(path)
@@ -86,7 +92,13 @@ def test_each_layer_group_is_unmasked_exactly(model_dirs, model_type, config):
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_unmasking_is_applied_again_after_spacy_load(model_dirs, model_type, tmp_path):
     nlp = spacy.blank("en")
-    model = {"name": str(model_dirs[model_type]), "unmask": "0110", "groups": 4, "lora_r": 4, "attn_implementation": "eager"}
+    model = {
+        "name": str(model_dirs[model_type]),
+        "unmask": "0110",
+        "groups": 4,
+        "lora_r": 4,
+        "attn_implementation": "eager",
+    }
     nlp.add_pipe("unmasked_llm_tagger", config={"model": model})
     nlp.get_pipe("unmasked_llm_tagger").initialize(None, labels=["per"])
     nlp.to_disk(tmp_path / "pipe")

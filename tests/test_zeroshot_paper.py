@@ -1,6 +1,7 @@
 """The published-checkpoints command (`spacy project run zeroshot-paper`) end to end through
 weasel, on a tiny local GNER model and tiny GNER-format `crossner_ai` / `mit-movie` sets
 written here (the other five sets are absent, so the command skips them)."""
+
 import json
 
 import spacy
@@ -19,7 +20,10 @@ SETS = {
         ["field", "product", "researcher", "algorithm"],
         [
             ("Deep learning uses PyTorch .".split(), ["B-field", "I-field", "O", "B-product", "O"]),
-            ("LeCun wrote the naïve Bayes paper".split(), ["B-researcher", "O", "O", "B-algorithm", "I-algorithm", "O"]),
+            (
+                "LeCun wrote the naïve Bayes paper".split(),
+                ["B-researcher", "O", "O", "B-algorithm", "I-algorithm", "O"],
+            ),
         ],
     ),
     "mit-movie": (
