@@ -299,6 +299,12 @@ def test_other_runs_shards_refused_unless_overwrite(rule_pipe, tmp_path):
     result = _invoke(rule_pipe, tmp_path / "b.txt", out, "--overwrite")
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in _rows(out)] == ["b.txt:1"]
+    # OUTPUT inside the input directory: its shards are not read back as input on a rerun
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("Ann saw Paris\nBob\n", encoding="utf8")
+    for _ in range(2):
+        result = _invoke(rule_pipe, tmp_path / "src", tmp_path / "src" / "out")
+        assert result.exit_code == 0 and "docs in 2 = annotated 2" in result.output, result.output
 
 
 def test_errors_before_any_work(rule_pipe, tmp_path, monkeypatch):

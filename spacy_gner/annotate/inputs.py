@@ -25,7 +25,6 @@ SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".jsonlines": "jsonl",
-    ".json": "jsonl",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".txt": "text",
@@ -42,7 +41,8 @@ def find_inputs(spec: str, input_format: str = "auto") -> List[Dict[str, Any]]:
     """The input files of ``spec`` (a file, a directory or a glob), sorted, each as
     ``{"path", "name", "format"}``: ``name`` is relative to the input root and is what
     default ids are made of. A directory contributes its files with known suffixes
-    (recursively, hidden ones skipped); a file named directly with an unknown suffix is text."""
+    (recursively, hidden ones skipped): .jsonl/.ndjson/.jsonlines, .parquet/.pq, .txt/.text;
+    a file named directly with another suffix is text unless ``input_format`` says otherwise."""
     if input_format != "auto" and input_format not in FORMATS:
         raise AnnotateError(Errors.E075.format(option="--input-format", value=input_format, choices="auto, " + ", ".join(FORMATS)))
     path = Path(spec)

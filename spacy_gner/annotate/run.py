@@ -108,7 +108,11 @@ def annotate(
             import ray.data  # noqa: F401
         except ImportError:
             raise AnnotateError(Errors.E074) from None
-    files = find_inputs(input, input_format)
+    out_dir = Path(output).resolve()
+    # an OUTPUT inside an input directory must not become input on the next run
+    files = [f for f in find_inputs(input, input_format) if out_dir not in Path(f["path"]).parents]
+    if not files:
+        raise AnnotateError(Errors.E070.format(path=input))
     if fmt == "parquet" or any(f["format"] == "parquet" for f in files):
         try:
             import pyarrow.parquet  # noqa: F401
