@@ -181,7 +181,9 @@ def annotate(
 def run_local(nlp, files, pending, store: ShardStore, bar, *, text_field, id_field, batch_size, n_process, component_cfg) -> None:
     """One ``nlp.pipe`` stream over the pending shards; each shard is written as soon as
     its last doc is back (the records of a shard are read together, so at most the
-    shards in flight are held in memory)."""
+    shards in flight are held in memory). ``n_process > 1`` forks (spaCy's
+    multiprocessing): called from a process that has already run torch on several
+    threads, the forked workers can hang in OpenMP; the CLI forks before any torch work."""
     state: Dict[int, Dict[str, Any]] = {}
 
     def records():
