@@ -23,6 +23,11 @@ class Warnings(metaclass=ErrorsWithCodes):
             "they were appended to the label list.")
     W010 = ("The base model {path} of component {name!r} no longer exists: the saved pipeline "
             "will not load until it is back there or the load config names another copy.")
+    # --- annotate (W07x) ---
+    W070 = ("--labels was given but no component of the pipeline takes entity types at run time "
+            "(factory gner_generator); the labels are ignored.")
+    W071 = ("Interrupted: {done} of {shards} shards are complete in {output}. Rerun the same "
+            "command to resume; complete shards are skipped, the others are redone.")
     # --- gner_generator (W1xx) ---
     # --- unmasked_llm_tagger (W2xx) ---
     # --- knowfree_spans (W3xx) ---
@@ -98,6 +103,27 @@ class Errors(metaclass=ErrorsWithCodes):
             "'free' (the file holds the raw generations); {name!r} has {found}.")
     E065 = ("No zero-shot test set under {path}: expected one or more of the folders {names}, "
             "each holding test.txt and label.txt (the GNER data release layout).")
+    # --- annotate (E07x-E08x) ---
+    E070 = ("Input {path} matches no file. Give a JSONL or Parquet file, a text file with one "
+            "document per line, a directory of them or a glob such as 'data/*.jsonl'.")
+    E071 = ("No documents in {path}: every input file is empty (blank lines are not documents).")
+    E072 = ("{output} holds the shards of a different annotate run ({why}). Choose another "
+            "OUTPUT directory, or pass --overwrite to delete those shards and start again.")
+    E073 = ("{output} exists and is not a directory.")
+    E074 = ("--engine ray needs Ray Data, which is not installed: pip install \"spacy-gner[ray]\" "
+            "(or pip install \"ray[data]\").")
+    E075 = ("Unknown {option} {value!r}: choose {choices}.")
+    E076 = ("{option} must be at least {minimum}, got {value}.")
+    E077 = ("No input file could be read; the first: {file}: {reason}")
+    E078 = ("{what} needs pyarrow, which is not installed: pip install pyarrow (it comes with "
+            "pip install \"spacy-gner[ray]\").")
+    # reasons written to OUTPUT/errors.jsonl, one per bad input line or file
+    E080 = ("not valid JSON ({err})")
+    E081 = ("not a JSON object (got {kind})")
+    E082 = ("no field {field!r}")
+    E083 = ("field {field!r} is {kind}, not a string")
+    E084 = ("not valid UTF-8 ({err})")
+    E085 = ("cannot read the file ({err})")
     # --- gner_generator (E1xx) ---
     E101 = ("Component {name!r} has no backbone loaded yet. Call nlp.initialize() (which "
             "loads [components.{name}.model.name], a hub name or local directory) or load a "

@@ -4,7 +4,7 @@ import typer
 app = typer.Typer(name="spacy_gner", help="spacy-gner command-line tools", no_args_is_help=True)
 
 # Each command module registers itself on ``app`` when imported.
-COMMAND_MODULES = ("convert", "evaluate", "package", "augment", "tiny_model", "score")
+COMMAND_MODULES = ("convert", "evaluate", "package", "augment", "tiny_model", "score", "annotate")
 
 
 def register_commands() -> typer.Typer:
