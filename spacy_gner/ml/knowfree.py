@@ -19,15 +19,21 @@ and gets identical logits.
 Long docs are cut into overlapping word chunks (``max_length``/``chunk_overlap``) after
 the tok2vec; gradients from overlapping chunks add up in the shared word vectors.
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import torch
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchShim, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
+from spacy.tokens import Doc
 from torch import nn
 
+from ..errors import Errors
+
 Chunk = Tuple[int, int, int]  # (doc index, start, end)
+
+
+AUTO = "auto"
 
 
 @registry.architectures("spacy_gner.KnowFree.v1")
@@ -38,13 +44,30 @@ def build_knowfree(
     attention_heads: int = 10,
     window: int = 3,
     width_embedding: int = 200,
-    max_span_width: int = 0,
+    max_span_width: Union[int, str] = 0,
     dropout: float = 0.4,
     max_length: int = 128,
     chunk_overlap: int = 16,
+    sentence_aware: bool = False,
+    auto_width_margin: int = 2,
+    auto_width_cap: int = 16,
     nO: Optional[int] = None,
 ) -> Model:
-    """tok2vec -> KnowFREE span scorer. Output: (logits [N, L, W, nO], chunks)."""
+    """tok2vec -> KnowFREE span scorer. Output: (logits [N, L, W, nO], chunks).
+
+    ``max_span_width``: ``0`` the paper's full L×L matrix, ``N > 0`` spans of at most N
+    words, ``"auto"`` the longest gold span of the training data plus
+    ``auto_width_margin``, at most ``auto_width_cap`` (resolved by the component's
+    ``initialize`` and saved with the pipeline). ``sentence_aware``: a doc with sentence
+    boundaries is scored sentence by sentence (no span crosses a boundary); a doc
+    without them is cut into ``max_length``-word windows overlapping by
+    ``chunk_overlap``. ``dropout`` is the rate until the first ``update``, which sets
+    every dropout layer to its ``drop`` (as spaCy's own components do).
+    The defaults here keep v1's first behaviour (full matrix, sentence-blind); the
+    component's default config asks for ``"auto"`` and ``sentence_aware = true``.
+    """
+    if not (max_span_width == AUTO or (isinstance(max_span_width, int) and max_span_width >= 0)):
+        raise ValueError(Errors.E311.format(value=max_span_width))
     head = Model(
         "knowfree_head",
         _head_forward,
@@ -57,15 +80,62 @@ def build_knowfree(
             "window": window,
             "width_embedding": width_embedding,
             "max_span_width": max_span_width,
+            "span_width": None if max_span_width == AUTO else max_span_width,
             "dropout": dropout,
+            "dropout_rate": dropout,  # thinc's set_dropout_rate (update's drop) sets this
             "max_length": max_length,
             "chunk_overlap": chunk_overlap,
+            "auto_width_margin": auto_width_margin,
+            "auto_width_cap": auto_width_cap,
         },
     )
-    model = chain(tok2vec, head)
+    model = Model(
+        "knowfree",
+        _forward,
+        init=_init,
+        layers=[tok2vec, head],
+        attrs={"sentence_aware": sentence_aware},
+        dims={"nO": nO},
+    )
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("head", head)
     return model
+
+
+def _init(model: Model, X=None, Y=None) -> None:
+    tok2vec = model.layers[0]
+    tok2vec.initialize(X=X)
+    if X is not None:
+        model.layers[1].initialize(X=(tok2vec.predict(X), plan_doc_chunks(model, X)))
+
+
+def _forward(model: Model, docs: List[Doc], is_train: bool):
+    tok2vec, head = model.layers
+    vectors, bp_tok2vec = tok2vec(docs, is_train)
+    (logits, chunks), bp_head = head((vectors, plan_doc_chunks(model, docs)), is_train)
+
+    def backprop(dY):
+        return bp_tok2vec(bp_head(dY))
+
+    return (logits, chunks), backprop
+
+
+def plan_doc_chunks(model: Model, docs: List[Doc]) -> List[Chunk]:
+    """``(doc index, start, end)`` word chunks the head scores independently: the doc's
+    sentences when it has boundaries and the model is sentence-aware, else the whole
+    doc; anything longer than ``max_length`` is cut into overlapping windows."""
+    from ..util import doc_chunks, word_windows
+
+    a = model.get_ref("head").attrs
+    size, overlap = a["max_length"], a["chunk_overlap"]
+    chunks: List[Chunk] = []
+    for d, doc in enumerate(docs):
+        if model.attrs["sentence_aware"]:
+            pieces = doc_chunks(doc, size if size > 0 else max(len(doc), 1), overlap)
+        else:
+            pieces = word_windows(len(doc), size if size > 0 else max(len(doc), 1), overlap)
+        chunks.extend((d, s, e) for s, e in pieces)
+    return chunks
 
 
 def ensure_head(model: Model, nO: int) -> None:
@@ -80,7 +150,9 @@ def ensure_head(model: Model, nO: int) -> None:
 
 def _head_init(model: Model, X=None, Y=None) -> None:
     if not model.has_dim("nI") and X is not None:
-        model.set_dim("nI", X[0].shape[1])
+        vectors = X[0] if isinstance(X, tuple) else X
+        if len(vectors):
+            model.set_dim("nI", vectors[0].shape[1])
     if not model.has_dim("nO") or not model.has_dim("nI"):
         return
     a = model.attrs
@@ -97,38 +169,40 @@ def _head_init(model: Model, X=None, Y=None) -> None:
     model.shims[:] = [PyTorchShim(module)]
 
 
-def plan_chunks(lengths: List[int], max_length: int, overlap: int) -> List[Chunk]:
-    from ..util import word_windows
-
-    chunks: List[Chunk] = []
-    for d, n in enumerate(lengths):
-        for start, end in word_windows(n, max_length if max_length > 0 else max(n, 1), overlap):
-            chunks.append((d, start, end))
-    return chunks
-
-
 def span_width(model_attrs: dict, length: int) -> int:
-    width = model_attrs["max_span_width"]
+    """Widths scored for chunks padded to ``length``: all of them for the full matrix."""
+    width = model_attrs.get("span_width")
+    if width is None:  # "auto" before initialize: score everything
+        width = 0
     return length if width <= 0 else min(width, length)
 
 
-def _head_forward(model: Model, X: List[Floats2d], is_train: bool):
+def resolve_auto_width(model_attrs: dict, longest: int) -> int:
+    """The width ``"auto"`` stands for, given the longest gold span (in words)."""
+    return max(1, min(longest + model_attrs["auto_width_margin"], model_attrs["auto_width_cap"]))
+
+
+def _head_forward(model: Model, inputs: Tuple[List[Floats2d], List[Chunk]], is_train: bool):
     ops = model.ops
-    a = model.attrs
-    chunks = plan_chunks([len(x) for x in X], a["max_length"], a["chunk_overlap"])
+    X, chunks = inputs
     if not chunks:
         empty = ops.alloc4f(0, 0, 0, model.get_dim("nO"))
         return (empty, chunks), lambda dY: [ops.alloc2f(*x.shape) for x in X]
+    rate = model.attrs["dropout_rate"]
+    module = model.shims[0]._model
+    for layer in module.modules():
+        if isinstance(layer, nn.Dropout):
+            layer.p = rate
     pieces = [X[d][s:e] for d, s, e in chunks]
     lengths = [e - s for _, s, e in chunks]
     padded = ops.pad(pieces)  # [N, L, nI]
     L = padded.shape[1]
-    width = span_width(a, L)
-    inputs = ArgsKwargs(
+    width = span_width(model.attrs, L)
+    args = ArgsKwargs(
         args=(xp2torch(padded, requires_grad=is_train), torch.tensor(lengths)),
         kwargs={"width": width},
     )
-    logits_t, backprop_torch = model.shims[0](inputs, is_train)
+    logits_t, backprop_torch = model.shims[0](args, is_train)
     logits = torch2xp(logits_t)
 
     def backprop(dY):
