@@ -20,6 +20,9 @@ Each run is a fresh subprocess (so peak memory is its own), one torch/BLAS threa
 
     OMP_NUM_THREADS=1 python benchmarks/knowfree_speed.py                 # F1 and speed, 3 seeds
     OMP_NUM_THREADS=1 python benchmarks/knowfree_speed.py --seeds 0 --epochs 3   # speed only, quick
+    # seeds in parallel processes, then all of them in one table:
+    for s in 0 1 2; do python benchmarks/knowfree_speed.py --seeds $s --cache runs & done; wait
+    python benchmarks/knowfree_speed.py --seeds 0,1,2 --cache runs
 """
 import argparse
 import json
@@ -31,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import common
 
@@ -150,6 +154,12 @@ def _flat(group):
 
 
 def run_one(args, dataset, kind, seed):
+    cache = None
+    if args.cache:
+        tag = f"{dataset}-{kind}-{seed}-{args.train}-{args.test}-{args.epochs}-{args.batch_size}-{args.drop}-{args.threads}"
+        cache = Path(args.cache) / f"{tag}.json"
+        if cache.exists():
+            return json.loads(cache.read_text())
     cmd = [sys.executable, __file__, "--worker", kind, "--dataset", dataset, "--seed", str(seed)]
     for opt in ("train", "test", "epochs", "batch_size", "drop", "threads", "passes"):
         cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
@@ -157,6 +167,10 @@ def run_one(args, dataset, kind, seed):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.with_suffix(".tmp").write_text(line[7:])
+                cache.with_suffix(".tmp").rename(cache)
             return json.loads(line[7:])
     raise RuntimeError(f"{kind} on {dataset} (seed {seed}) failed:\n{proc.stderr[-3000:]}")
 
@@ -179,6 +193,8 @@ def main():
     ap.add_argument("--drop", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--passes", type=int, default=2, help="inference passes (words/s: the best)")
+    ap.add_argument("--cache", default="", help="directory of finished runs (JSON): reused, so seeds can run "
+                    "in parallel processes and a last call prints them all together")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--dataset", default="", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
