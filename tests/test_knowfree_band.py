@@ -170,3 +170,26 @@ def test_no_target_span_is_a_coded_error_at_initialize():
     egs = _examples(nlp, key="entities")
     with pytest.raises(ValueError, match=r"E310.*'sc'.*\['entities'\]"):
         nlp.initialize(lambda: egs)
+
+
+def test_dense_and_shifted_local_attention_agree(monkeypatch):
+    """Narrow bands run the row attention as dense matmuls, wide ones (the full matrix of
+    a long sentence) as shifted views: the two give the same values and gradients."""
+    import torch
+
+    import spacy_gner.ml.knowfree as kf
+
+    torch.manual_seed(0)
+    scorer = kf.KnowFreeScorer(16, 3, hidden=40, biaffine_heads=4, attention_heads=10, window=3, width_dim=40)
+    X = torch.randn(3, 14, 16)
+    lengths = torch.tensor([14, 9, 2])
+    outs = []
+    for dense_max in (32, 0):
+        monkeypatch.setattr(kf, "DENSE_BAND_MAX", dense_max)
+        x = X.clone().requires_grad_(True)
+        out = scorer.eval()(x, lengths, width=6)
+        out.sum().backward()
+        outs.append((out.detach(), x.grad))
+    valid = (torch.arange(14).view(1, 14, 1) + torch.arange(6).view(1, 1, 6)) < lengths.view(3, 1, 1)
+    assert torch.allclose(outs[0][0][valid], outs[1][0][valid], atol=1e-5)
+    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-5)
