@@ -12,12 +12,16 @@ Architecture (Lai et al. 2025, KnowFREE):
 Spans are held in a *band* layout ``[chunk, start, width, D]`` (span ``(i, i + w)``,
 end inclusive). With ``max_span_width = 0`` the width is the chunk length, i.e. the
 paper's full L×L matrix; with ``W > 0`` only widths ``< W`` are computed, so cost grows
-linearly with length. The band is computed ω widths wider internally and cropped, so
-every span within the width sees exactly the neighbours it would see in the full matrix
-and gets identical logits.
+linearly with length; ``"auto"`` (the component's default) takes W from the training data
+at ``initialize`` (longest gold span + margin, capped). The band is computed ω widths wider
+internally (as keys only), so every span within the width sees exactly the neighbours it
+would see in the full matrix and gets identical logits.
 
-Long docs are cut into overlapping word chunks (``max_length``/``chunk_overlap``) after
-the tok2vec; gradients from overlapping chunks add up in the shared word vectors.
+Chunks are cut after the tok2vec: with ``sentence_aware`` a doc's sentences (so no span
+crosses a boundary), else the whole doc; anything longer than ``max_length`` words is
+cut into windows overlapping by ``chunk_overlap`` (gradients from overlapping windows add
+up in the shared word vectors). Chunks from all docs of a batch are scored together in
+groups of similar length, each padded only to its own longest member.
 """
 from typing import List, Optional, Tuple, Union
 

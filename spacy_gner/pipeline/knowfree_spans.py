@@ -12,6 +12,14 @@ extension labels together weighs about as much as the targets. A label seen only
 is an extension label. Docs with ``doc.user_data["synthetic"]`` set (the explanation
 sentences of the KnowFREE workflow) are weighted by β (``synthetic_weight``).
 
+Spans are scored up to a width taken from the training data (``max_span_width = "auto"``:
+the longest gold target span + 2, at most 16; saved with the pipeline; gold spans longer
+than the width are counted in ``cfg["long_spans_skipped"]`` and reported by W301; ``0``
+restores the paper's full L×L matrix) and, when a doc has sentence boundaries, sentence by
+sentence. ``update(drop=p)`` runs every dropout layer of the model at rate p, as spaCy's
+own components do (``spacy train`` passes ``[training] dropout``); the model's ``dropout``
+setting is only the rate before the first update.
+
 Predictions go to ``doc.spans[spans_key]`` with ``attrs["scores"]``; ``mode = "nested"``
 keeps properly nested spans, ``"flat"`` removes all clashes (and can write ``doc.ents``).
 Like spaCy's ``spancat``, the default config carries its own CNN tok2vec, so
