@@ -45,6 +45,9 @@ MODELS = ("ner", "spancat", "knowfree", "knowfree_full")
 DATASETS = {"conll": "conll2003", "bc5cdr": "bc5cdr", "anatem": "AnatEM"}
 
 
+KF_MODEL = {}  # --kf-model overrides for both knowfree rows
+
+
 def load(name, n_train, n_test, data_seed=0):
     import spacy
 
@@ -66,9 +69,9 @@ def make_nlp(kind, vocab, labels):
     elif kind == "spancat":
         pipe = nlp.add_pipe("spancat", config={"spans_key": "sc"})
     elif kind == "knowfree":
-        pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat"})
+        pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat", "model": dict(KF_MODEL)})
     elif kind == "knowfree_full":
-        pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat", "model": {"max_span_width": 0}})
+        pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat", "model": {**KF_MODEL, "max_span_width": 0}})
     else:
         raise ValueError(kind)
     for label in labels:
@@ -160,11 +163,12 @@ def run_one(args, dataset, kind, seed):
     cache = None
     if args.cache:
         tag = f"{dataset}-{kind}-{seed}-{args.train}-{args.test}-{args.epochs}-{args.batch_size}-{args.drop}-{args.threads}"
+        tag += f"-{args.kf_model}" if args.kf_model and kind.startswith("knowfree") else ""
         cache = Path(args.cache) / f"{tag}.json"
         if cache.exists():
             return json.loads(cache.read_text())
     cmd = [sys.executable, __file__, "--worker", kind, "--dataset", dataset, "--seed", str(seed)]
-    for opt in ("train", "test", "epochs", "batch_size", "drop", "threads", "passes"):
+    for opt in ("train", "test", "epochs", "batch_size", "drop", "threads", "passes", "kf_model"):
         cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -198,10 +202,14 @@ def main():
     ap.add_argument("--passes", type=int, default=2, help="inference passes (words/s: the best)")
     ap.add_argument("--cache", default="", help="directory of finished runs (JSON): reused, so seeds can run "
                     "in parallel processes and a last call prints them all together")
+    ap.add_argument("--kf-model", default="", help="knowfree model overrides, e.g. hidden_size=100,width_embedding=100")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--dataset", default="", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    for item in filter(None, args.kf_model.split(",")):
+        key, value = item.split("=")
+        KF_MODEL[key] = float(value) if "." in value else int(value)
     if args.worker:
         return worker(args)
     import torch
@@ -214,7 +222,7 @@ def main():
           f"{args.epochs} epochs, batch {args.batch_size}, Adam 1e-3, drop {args.drop}, strict test F1 "
           f"after the last epoch on the first {args.test} test sentences (knowfree flat; spancat's "
           f"overlaps resolved by score); seeds {seeds}; factory default configs (CNN tok2vec) except "
-          f"knowfree_full = max_span_width 0")
+          f"knowfree_full = max_span_width 0; knowfree overrides: {KF_MODEL or 'none'}")
     print(f"# words/s: nlp.pipe(batch_size=256) on the test sentences, best of {args.passes}; step: mean CPU seconds per "
           "nlp.update (times are process CPU time, one thread: the machine is shared); peak RSS of the run's process (growth over RSS after reading the data)", flush=True)
     datasets = args.datasets.split(",")
