@@ -31,6 +31,10 @@ class Warnings(metaclass=ErrorsWithCodes):
     # --- gner_generator (W1xx) ---
     # --- unmasked_llm_tagger (W2xx) ---
     # --- knowfree_spans (W3xx) ---
+    W301 = ("knowfree_spans scores spans of at most {width} words (max_span_width {setting!r}), "
+            "but {n_target} gold target span(s) (e.g. {examples}) and {n_ext} extension span(s) "
+            "of the training data are longer: they are not learned and cannot be predicted. "
+            "Raise max_span_width (0 = every width) if they matter.")
     # --- spacy-llm workflow (W4xx) ---
     W401 = ("{n} of {total} items in the LLM responses of task {task!r} could not be aligned to "
             "the text (first ones: {examples}). They were counted and skipped; see the report.")
@@ -159,6 +163,11 @@ class Errors(metaclass=ErrorsWithCodes):
             "each extension weight at targets / all labels), got {value!r}.")
     E303 = ("The saved component {name!r} in {path} is damaged: {problem}. Save the pipeline again "
             "with nlp.to_disk().")
+    E310 = ("knowfree_spans found no target span in the {n} training examples: neither "
+            "doc.spans[{key!r}] nor doc.ents holds any (span keys present: {keys}). Set the "
+            "component's spans_key to the key your data uses, or annotate some entities.")
+    E311 = ("knowfree_spans max_span_width must be \"auto\" (from the training data), 0 (every "
+            "width, the full L×L matrix) or a positive number of words, got {value!r}.")
     # --- spacy-llm workflow (E4xx) ---
     E401 = ("Unknown language {lang!r} for the spacy-gner LLM tasks: choose from {langs}, or pass "
             "your own prompt with the task's 'template' setting.")

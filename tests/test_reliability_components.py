@@ -279,10 +279,17 @@ def test_tagger_sizes_are_validated(tiny_llama_dir, setting):
 
 @pytest.mark.parametrize(
     "setting",
-    [{"threshold": -0.1}, {"threshold": 1.5}, {"model": {"max_length": -1}}, {"model": {"max_span_width": -2}}],
+    [
+        ({"threshold": -0.1}, "E031"),
+        ({"threshold": 1.5}, "E031"),
+        ({"model": {"max_length": -1}}, "E031"),
+        ({"model": {"max_span_width": -2}}, "E311"),
+        ({"model": {"max_span_width": "wide"}}, "E311"),
+    ],
 )
 def test_knowfree_settings_are_validated(setting):
-    with pytest.raises(ValueError, match="E031"):
+    setting, code = setting
+    with pytest.raises(ValueError, match=code):
         spacy.blank("en").add_pipe("knowfree_spans", config=setting)
 
 

@@ -12,6 +12,14 @@ extension labels together weighs about as much as the targets. A label seen only
 is an extension label. Docs with ``doc.user_data["synthetic"]`` set (the explanation
 sentences of the KnowFREE workflow) are weighted by β (``synthetic_weight``).
 
+Spans are scored up to a width taken from the training data (``max_span_width = "auto"``:
+the longest gold target span + 2, at most 16; saved with the pipeline; gold spans longer
+than the width are counted in ``cfg["long_spans_skipped"]`` and reported by W301; ``0``
+restores the paper's full L×L matrix) and, when a doc has sentence boundaries, sentence by
+sentence. ``update(drop=p)`` runs every dropout layer of the model at rate p, as spaCy's
+own components do (``spacy train`` passes ``[training] dropout``); the model's ``dropout``
+setting is only the rate before the first update.
+
 Predictions go to ``doc.spans[spans_key]`` with ``attrs["scores"]``; ``mode = "nested"``
 keeps properly nested spans, ``"flat"`` removes all clashes; ``write_ents`` also merges
 them into ``doc.ents`` (the outermost ones in nested mode).
@@ -22,6 +30,8 @@ transformer listener can replace it. This module never imports torch.
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import warnings
+
 import numpy
 import srsly
 from spacy.language import Language
@@ -30,10 +40,10 @@ from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..util import (
     check_int,
     check_label_list,
@@ -51,10 +61,13 @@ biaffine_heads = 4
 attention_heads = 10
 window = 3
 width_embedding = 200
-max_span_width = 0
+max_span_width = "auto"
 dropout = 0.4
 max_length = 128
 chunk_overlap = 16
+sentence_aware = true
+auto_width_margin = 2
+auto_width_cap = 16
 
 [model.tok2vec]
 @architectures = "spacy.Tok2Vec.v2"
@@ -79,7 +92,7 @@ SpanResult = Tuple[int, int, str, float]
 # What from_disk takes from the saved cfg: state derived from the data at initialize.
 # Every setting (threshold, mode, write_ents, …) comes from the config, so
 # spacy.load(path, config={"components": {name: {"threshold": 0.3}}}) is honoured.
-LEARNED_KEYS = ("labels", "extension_labels", "extension_weights", "nI")
+LEARNED_KEYS = ("labels", "extension_labels", "extension_weights", "nI", "span_width", "long_spans_skipped")
 
 
 def _sigmoid(z):
@@ -127,7 +140,7 @@ def make_knowfree_spans(
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise ValueError(Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold))
     head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
-    for key in ("max_length", "chunk_overlap", "max_span_width"):  # 0 = no limit
+    for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
         if key in head_attrs:
             check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
     return KnowFreeSpans(
@@ -199,12 +212,28 @@ class KnowFreeSpans(TrainablePipe):
         validate_examples(get_examples(), "KnowFreeSpans.initialize")
         target_counts: Counter = Counter()
         ext_counts: Counter = Counter()
+        target_lengths: List[Tuple[int, str]] = []
+        ext_lengths: List[int] = []
+        keys_seen: set = set()
         sample = []
+        n_examples = 0
         for eg in get_examples():
+            n_examples += 1
             if len(sample) < 10:
                 sample.append(eg.reference)
-            target_counts.update(s.label_ for s in self._gold_target_spans(eg.reference))
-            ext_counts.update(s.label_ for s in self._gold_extension_spans(eg.reference))
+            keys_seen.update(eg.reference.spans.keys())
+            targets_here = self._gold_target_spans(eg.reference)
+            target_counts.update(s.label_ for s in targets_here)
+            target_lengths.extend((len(s), s.text) for s in targets_here)
+            ext_here = self._gold_extension_spans(eg.reference)
+            ext_counts.update(s.label_ for s in ext_here)
+            ext_lengths.extend(len(s) for s in ext_here)
+        if not target_lengths:
+            # without a single positive the output layer has no target channel and the
+            # first update fails deep in the loss with a shape mismatch
+            raise ValueError(
+                Errors.E310.format(n=n_examples, key=self.cfg["spans_key"], keys=sorted(keys_seen) or "none")
+            )
         targets = list(labels) if labels is not None else sorted(target_counts)
         exts = list(extension_labels) if extension_labels is not None else sorted(set(ext_counts) - set(targets))
         c_hat = numpy.mean([target_counts[t] for t in targets]) if targets and target_counts else 1.0
@@ -215,6 +244,7 @@ class KnowFreeSpans(TrainablePipe):
         if cap is None:
             cap = len(targets) / max(len(targets) + len(exts), 1)
         self.cfg["extension_weights"] = [float(min(scale * c_hat / max(ext_counts[e], 1), cap)) for e in exts]
+        self._set_span_width(target_lengths, ext_lengths)
         if not sample:
             sample = [Doc(self.vocab, words=["x"])]
         head = self.model.get_ref("head")
@@ -222,6 +252,32 @@ class KnowFreeSpans(TrainablePipe):
         self.model.initialize(X=sample)
         self.cfg["nI"] = head.get_dim("nI")
         ensure_head(self.model, max(1, len(targets) + len(exts)))
+
+    def _set_span_width(self, target_lengths: List[Tuple[int, str]], ext_lengths: List[int]) -> None:
+        """Resolve ``max_span_width = "auto"`` from the longest gold target span, store the
+        width (saved with the pipeline) and warn about gold spans it leaves out."""
+        from ..ml.knowfree import AUTO, resolve_auto_width
+
+        attrs = self.model.get_ref("head").attrs
+        setting = attrs["max_span_width"]
+        if setting == AUTO:
+            width = resolve_auto_width(attrs, max(n for n, _ in target_lengths))
+        else:
+            width = int(setting)
+        attrs["span_width"] = width
+        self.cfg["span_width"] = width
+        if width <= 0:
+            return
+        long_targets = [(n, text) for n, text in target_lengths if n > width]
+        n_ext = sum(1 for n in ext_lengths if n > width)
+        self.cfg["long_spans_skipped"] = {"target": len(long_targets), "extension": n_ext}
+        if long_targets or n_ext:
+            examples = ", ".join(f"{text[:40]!r} ({n} words)" for n, text in sorted(long_targets, reverse=True)[:3])
+            warnings.warn(
+                Warnings.W301.format(
+                    width=width, setting=setting, n_target=len(long_targets), n_ext=n_ext, examples=examples or "none"
+                )
+            )
 
     # --- training -------------------------------------------------------------------
 
@@ -250,10 +306,9 @@ class KnowFreeSpans(TrainablePipe):
                 for s in eg.get_aligned_spans_y2x(self._gold_extension_spans(eg.reference), allow_overlap=True)
             ]
             gold_by_doc.append((spans, bool(eg.reference.user_data.get(SYNTHETIC_KEY))))
+        n_words = numpy.asarray([ce - cs for _, cs, ce in chunks]).reshape(N, 1, 1)
+        valid[:] = (numpy.arange(L).reshape(1, L, 1) + numpy.arange(W).reshape(1, 1, W)) < n_words
         for k, (d, cs, ce) in enumerate(chunks):
-            n = ce - cs
-            for i in range(n):
-                valid[k, i, : min(W, n - i)] = 1.0
             spans, synthetic = gold_by_doc[d]
             if synthetic:
                 doc_weight[k] = self.cfg["synthetic_weight"]
@@ -284,6 +339,9 @@ class KnowFreeSpans(TrainablePipe):
         docs = [eg.predicted for eg in examples]
         if not any(len(doc) for doc in docs):
             return losses
+        # ``drop`` is this update's dropout rate for every dropout layer (the head's and
+        # any in the tok2vec), exactly as spaCy's own components use it
+        set_dropout_rate(self.model, drop)
         outputs, backprop = self.model.begin_update(docs)
         loss, d_logits = self.get_loss(examples, outputs)
         backprop((d_logits, None))
@@ -303,24 +361,35 @@ class KnowFreeSpans(TrainablePipe):
         logits, chunks = self.model.predict(docs)
         n_target = len(self.labels)
         z = self.model.ops.to_numpy(logits)[..., :n_target]  # extension channels masked out
-        probs = _sigmoid(z)
-        best = probs.argmax(-1)
-        score = probs.max(-1)
+        if z.size == 0:
+            return [[] for _ in docs]
+        N, L, W, _ = z.shape
+        best = z.argmax(-1)
+        top = numpy.take_along_axis(z, best[..., None], -1)[..., 0]
+        # sigmoid is monotonic: threshold the logits, take sigmoids of the survivors only
+        threshold = float(self.cfg["threshold"])
+        cut = -numpy.inf if threshold <= 0 else (numpy.inf if threshold >= 1 else numpy.log(threshold / (1 - threshold)))
+        n_words = numpy.asarray([ce - cs for _, cs, ce in chunks]).reshape(N, 1, 1)
+        inside = (numpy.arange(L).reshape(1, L, 1) + numpy.arange(W).reshape(1, 1, W)) < n_words
+        ks, starts, widths = numpy.nonzero((top > cut) & inside)
+        scores = _sigmoid(top[ks, starts, widths].astype("float64"))
+        labels = best[ks, starts, widths]
+        # a window's end is a cut when the doc's next chunk overlaps it (sentence ends are not)
+        cut_end = [
+            k + 1 < len(chunks) and chunks[k + 1][0] == d and chunks[k + 1][1] < ce
+            for k, (d, cs, ce) in enumerate(chunks)
+        ]
         nested = self.cfg["mode"] == "nested"
-        # candidates from every chunk, in doc coordinates; a chunk's span that runs into
-        # its cut edge loses to the neighbour that saw the whole span
+        # candidates in doc coordinates; where windows overlap, a span that runs into its
+        # window's cut edge loses to the neighbour that saw the whole span
         per_doc: List[Dict[Tuple[int, int], Tuple]] = [dict() for _ in docs]
-        for k, (d, cs, ce) in enumerate(chunks):
-            n = ce - cs
-            truncated_edge = ce < len(docs[d])
-            starts, widths = numpy.nonzero(score[k] > self.cfg["threshold"])
-            for i, w in zip(starts.tolist(), widths.tolist()):
-                if i + w >= n:
-                    continue
-                s, e = cs + i, cs + i + w + 1
-                rank = (not (truncated_edge and e == ce), float(score[k, i, w]))
-                if (s, e) not in per_doc[d] or rank > per_doc[d][(s, e)][0]:
-                    per_doc[d][(s, e)] = (rank, int(best[k, i, w]))
+        for k, i, w, score, label in zip(ks.tolist(), starts.tolist(), widths.tolist(), scores.tolist(), labels.tolist()):
+            d, cs, ce = chunks[k]
+            s, e = cs + i, cs + i + w + 1
+            rank = (not (cut_end[k] and e == ce), score)
+            cands = per_doc[d]
+            if (s, e) not in cands or rank > cands[(s, e)][0]:
+                cands[(s, e)] = (rank, label)
         results = []
         for cands in per_doc:
             flat = [(rank[1] + (0 if rank[0] else -1.0), s, e, label) for (s, e), (rank, label) in cands.items()]
@@ -377,4 +446,6 @@ class KnowFreeSpans(TrainablePipe):
             self.model.from_disk(path / "model")
         except Exception as err:  # truncated or mismatched weights: name the file, one line
             raise ValueError(damaged(f"cannot load {path / 'model'} ({first_line(err)})")) from None
+        if "span_width" in self.cfg:  # the width resolved from the training data
+            head.attrs["span_width"] = self.cfg["span_width"]
         return self
