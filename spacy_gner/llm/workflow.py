@@ -126,6 +126,8 @@ class Augmenter:
         if self._model is None:
             from spacy_llm.registry import registry
 
+            from . import openai_compatible  # noqa: F401  (registers spacy_gner.OpenAICompatible.v1)
+
             self._model = registry.resolve(Config({"model": self.config["model"]}))["model"]
         return self._model
 
@@ -340,20 +342,10 @@ def _dedupe(spans: Iterable[Span]) -> List[Span]:
     return out
 
 
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
 def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
+    from ..util import progress
 
-    return tqdm(total=total, desc=desc, unit="doc", leave=False)
+    return progress(total=total, desc=desc, unit="doc", quiet=not enabled)
 
 
 # --- reporting --------------------------------------------------------------------------
