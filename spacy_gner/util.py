@@ -255,17 +255,17 @@ def cli_fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def progress(iterable=None, *, total=None, desc: str = "", unit: str = "doc", quiet: bool = False):
+def progress(iterable=None, *, total=None, desc: str = "", unit: str = "doc", quiet: bool = False, **tqdm_kwargs):
     """A tqdm progress bar (items/s and ETA) on stderr when stderr is a terminal, else
     (or with ``quiet``) a silent stand-in with the same ``update``/``close``/iteration:
-    logs and pipes get no bar lines."""
+    logs and pipes get no bar lines. ``tqdm_kwargs`` go to tqdm (e.g. ``mininterval``)."""
     import sys
 
     if quiet or not _is_tty(sys.stderr):
         return _SilentBar(iterable)
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr, **tqdm_kwargs)
 
 
 def _is_tty(stream) -> bool:
