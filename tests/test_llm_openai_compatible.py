@@ -167,6 +167,7 @@ def test_answers_keep_prompt_order_under_concurrency_and_key_header(monkeypatch)
     assert [json.loads(o[0]) for o in out[:4]] == [[{"entity": n, "type": "thing"}] for n in names]
     assert json.loads(out[4][1]) == [{"entity": "C", "type": "thing"}]
     assert server.max_in_flight >= 2
+    assert model.n_requests == len(server.requests) == 6 and model.n_prompts == 6
     assert {r["auth"] for r in server.requests} == {"Bearer sk-local"}
 
 

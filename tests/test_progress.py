@@ -67,14 +67,28 @@ def _run_with_tty_stderr(args):
     return proc.returncode, b"".join(chunks).decode("utf8", "replace")
 
 
-def test_evaluate_shows_a_bar_on_a_terminal_and_none_with_quiet(ruler_pipeline):
+def test_evaluate_shows_a_bar_on_a_real_terminal(ruler_pipeline):
     pipe, data = ruler_pipeline
     code, tty = _run_with_tty_stderr(["evaluate", str(pipe), str(data)])
     assert code == 0, tty
     assert "/5 [" in tty and "doc/s" in tty
-    code, tty = _run_with_tty_stderr(["evaluate", str(pipe), str(data), "--quiet"])
-    assert code == 0, tty
-    assert "doc/s" not in tty and "/5 [" not in tty
+
+
+@pytest.mark.parametrize("command", ["evaluate", "convert"])
+def test_quiet_silences_the_bar_on_a_terminal(ruler_pipeline, tmp_path, monkeypatch, command):
+    from typer.testing import CliRunner
+
+    import spacy_gner.util
+    from spacy_gner.cli import register_commands
+
+    monkeypatch.setattr(spacy_gner.util, "_is_tty", lambda stream: True)  # as if stderr were a terminal
+    pipe, data = ruler_pipeline
+    args = ["evaluate", str(pipe), str(data)] if command == "evaluate" else ["convert", str(data), str(tmp_path / "c")]
+    unit = "doc/s" if command == "evaluate" else "file/s"
+    loud = CliRunner().invoke(register_commands(), args)
+    quiet = CliRunner().invoke(register_commands(), args + ["--quiet"])
+    assert loud.exit_code == 0 and quiet.exit_code == 0, loud.output + quiet.output
+    assert unit in loud.output and unit not in quiet.output
 
 
 def test_no_bar_when_stderr_is_not_a_terminal_and_quiet_accepted(ruler_pipeline, tmp_path):

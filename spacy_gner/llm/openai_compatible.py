@@ -20,6 +20,7 @@ Only the standard library is used (urllib, concurrent.futures).
 """
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,6 +68,7 @@ class OpenAICompatible:
         self.chat = not endpoint.rstrip("/").endswith("/completions") or endpoint.rstrip("/").endswith("/chat/completions")
         self.n_requests = 0  # HTTP requests sent, retries included
         self.n_prompts = 0
+        self._lock = threading.Lock()
 
     # --- one prompt -------------------------------------------------------------------
 
@@ -93,7 +95,8 @@ class OpenAICompatible:
     def _post(self, body: Dict[str, Any]) -> Dict[str, Any]:
         data = json.dumps(body).encode("utf8")
         request = urllib.request.Request(self.endpoint, data=data, headers=self._headers(), method="POST")
-        self.n_requests += 1
+        with self._lock:
+            self.n_requests += 1
         try:
             with urllib.request.urlopen(request, timeout=self.max_request_time) as response:
                 raw = response.read()
