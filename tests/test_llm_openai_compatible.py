@@ -69,6 +69,8 @@ class FakeServer:
                     answer = server.fake.respond(payload["prompt"])
                     data = json.dumps({"choices": [{"index": 0, "text": answer}]}).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "0.4")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -184,6 +186,10 @@ def test_retries_give_up_with_a_coded_error_and_client_errors_are_not_retried():
         with pytest.raises(ConnectionError, match=r"E603.*after 3 tries.*HTTP 503"):
             make(server.url, max_tries=3, max_concurrency=1)([["Sentence: A"]])
         assert len(server.requests) == 3
+    with FakeServer(fail=[429]) as server:  # honours the server's Retry-After (0.4 s > interval)
+        start = time.perf_counter()
+        assert make(server.url, max_tries=2)([["Sentence: Ann"]]) == [['[{"entity": "Ann", "type": "thing"}]']]
+        assert time.perf_counter() - start >= 0.4 and server.statuses == [429, 200]
     with FakeServer(fail=[404]) as server:
         with pytest.raises(ValueError, match=r"E601.*HTTP 404: canned failure 404"):
             make(server.url)([["Sentence: A"]])

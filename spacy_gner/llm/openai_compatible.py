@@ -12,7 +12,8 @@ only on HTTP 429/503. This model:
 * sends up to ``max_concurrency`` requests at once (a thread pool; answers keep the
   prompts' order);
 * retries connection errors, timeouts and HTTP 408/409/429/5xx up to ``max_tries`` times,
-  waiting ``interval`` seconds, doubling each time; other HTTP errors stop at once (E601);
+  waiting ``interval`` seconds, doubling each time, or longer when the server asks with a
+  ``Retry-After`` header (up to 60 s); other HTTP errors stop at once (E601);
 * sends ``Authorization: Bearer $<api_key_env>`` only when that environment variable is
   set: a local server needs no key (and no dummy key).
 
@@ -34,8 +35,13 @@ from ..errors import Errors
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
+MAX_RETRY_AFTER = 60.0  # seconds: a server's Retry-After is honoured up to this
+
+
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class OpenAICompatible:
@@ -103,7 +109,7 @@ class OpenAICompatible:
         except urllib.error.HTTPError as err:
             detail = _error_detail(err)
             if err.code in RETRY_STATUS:
-                raise _Retryable(f"HTTP {err.code}: {detail}") from None
+                raise _Retryable(f"HTTP {err.code}: {detail}", _retry_after(err)) from None
             raise ValueError(
                 Errors.E601.format(endpoint=self.endpoint, status=err.code, detail=detail, name=self.name, key_env=self.api_key_env)
             ) from None
@@ -128,14 +134,16 @@ class OpenAICompatible:
         body = self._body(prompt)
         wait = self.interval
         problem = ""
+        retry_after: Optional[float] = None
         for attempt in range(self.max_tries):
             if attempt:
-                time.sleep(wait)
+                time.sleep(max(wait, retry_after or 0.0))
                 wait *= 2
             try:
                 return self._text(self._post(body))
             except _Retryable as err:
                 problem = str(err)
+                retry_after = err.retry_after
         raise ConnectionError(Errors.E603.format(endpoint=self.endpoint, tries=self.max_tries, problem=problem))
 
     # --- spacy-llm model interface ----------------------------------------------------------
@@ -155,6 +163,14 @@ class OpenAICompatible:
             out.append(answers[i : i + len(doc_prompts)])
             i += len(doc_prompts)
         return out
+
+
+def _retry_after(err: "urllib.error.HTTPError") -> Optional[float]:
+    """The server's ``Retry-After`` in seconds (capped), when it sends a number."""
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(err.headers.get("Retry-After"))))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _error_detail(err: "urllib.error.HTTPError") -> str:
