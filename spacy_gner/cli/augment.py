@@ -7,8 +7,9 @@
 CORPUS is a ``.spacy`` file or any format ``spacy_gner.corpora`` reads (CoNLL BIO, GNER
 JSONL, span JSONL, or a directory). The model config is a spaCy-style config with a
 spacy-llm ``[model]`` block (``spacy_gner.HFCausalLM.v1`` for a local or hub causal LM, or
-any of spacy-llm's REST models, e.g. an OpenAI-compatible server), plus optional
-``[cache]``, ``[tasks.<step>]`` overrides and ``[merge]`` settings; see
+``spacy_gner.OpenAICompatible.v1`` for a local OpenAI-compatible server such as vLLM,
+llama.cpp or Ollama, see ``configs/augment_openai_local.cfg``, or any spacy-llm model),
+plus optional ``[cache]``, ``[tasks.<step>]`` overrides and ``[merge]`` settings; see
 ``configs/augment.cfg``. Every LLM answer is cached under ``--cache-dir`` (default
 ``OUTPUT_DIR/cache``), so rerunning an interrupted command resumes it.
 
