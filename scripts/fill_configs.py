@@ -61,6 +61,6 @@ def fill(path: Path) -> int:
 
 
 if __name__ == "__main__":
-    paths = [Path(p) for p in sys.argv[1:]] or sorted(p for p in CONFIGS.glob("*.cfg") if p.name != "augment.cfg")
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(p for p in CONFIGS.glob("*.cfg") if not p.name.startswith("augment"))
     for p in paths:
         print(f"{p}: {fill(p)} setting(s) added")

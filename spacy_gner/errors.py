@@ -43,6 +43,9 @@ class Warnings(metaclass=ErrorsWithCodes):
             "Train knowfree_spans on the fused corpus first, then rerun with that pipeline.")
     W403 = ("The sentence encoder {name!r} could not be loaded through sentence-transformers "
             "({err}); falling back to transformers with mean pooling.")
+    # --- issue 23: servers, packaging, progress (W60x) ---
+    W600 = ("Could not read the base model's licence/source for {path} ({problem}); meta.json "
+            "says \"unknown\". Pass --license to state it.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -193,3 +196,13 @@ class Errors(metaclass=ErrorsWithCodes):
             "with beam_size {beam_size}.")
     E506 = ("Internal error in constrained decoding: a token was decoded after the end of the "
             "target. Please report it with the model and tokenizer used.")
+    # --- issue 23: servers, packaging, progress (E60x) ---
+    E600 = ("spacy_gner.OpenAICompatible.v1 setting {what!r} must be {rule}, got {value!r}.")
+    E601 = ("The LLM server at {endpoint} refused the request with HTTP {status}: {detail}. "
+            "Check the model name ({name!r}), the endpoint and the API key (env {key_env}).")
+    E602 = ("The LLM server at {endpoint} answered with something that is not an OpenAI-style "
+            "completion ({problem}). Point 'endpoint' at /v1/chat/completions or /v1/completions.")
+    E603 = ("The LLM server at {endpoint} did not answer after {tries} tries ({problem}). Is the "
+            "server running? Raise max_tries, interval or max_request_time for a slow server.")
+    E604 = ("The evaluation file {path} is not usable: {problem}. Give the JSON written by "
+            "python -m spacy_gner evaluate --output.")

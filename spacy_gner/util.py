@@ -253,3 +253,43 @@ def cli_fail(message: str) -> NoReturn:
     sys.stdout.flush()
     print("✘ " + " ".join(str(message).split()), file=sys.stderr, flush=True)
     raise SystemExit(1)
+
+
+def progress(iterable=None, *, total=None, desc: str = "", unit: str = "doc", quiet: bool = False, **tqdm_kwargs):
+    """A tqdm progress bar (items/s and ETA) on stderr when stderr is a terminal, else
+    (or with ``quiet``) a silent stand-in with the same ``update``/``close``/iteration:
+    logs and pipes get no bar lines. ``tqdm_kwargs`` go to tqdm (e.g. ``mininterval``)."""
+    import sys
+
+    if quiet or not _is_tty(sys.stderr):
+        return _SilentBar(iterable)
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr, **tqdm_kwargs)
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class _SilentBar:
+    def __init__(self, iterable=None):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

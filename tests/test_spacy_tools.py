@@ -20,8 +20,8 @@ from thinc.api import Adam, fix_random_seed
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 SAMPLE = ROOT / "assets" / "sample"
-# every training config (augment.cfg configures the LLM workflow, not `spacy train`)
-TRAINING_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.cfg") if p.name != "augment.cfg")
+# every training config (augment*.cfg configure the LLM workflow, not `spacy train`)
+TRAINING_CONFIGS = sorted(p.name for p in CONFIGS.glob("*.cfg") if not p.name.startswith("augment"))
 NESTED = {"knowfree.cfg", "knowfree_trf.cfg"}
 
 # Runs `python -m spacy ARGS...` once per argument list inside one interpreter (spaCy's own

@@ -2,13 +2,14 @@
 
 ``python -m spacy_gner augment CORPUS OUTPUT_DIR [--model-config augment.cfg]
 [--model PATH_OR_HUB] [--labels PER,ORG] [--lang en|zh] [--cache-dir DIR]
-[--steps ent,seg,pos,merge,explain] [--frozen-pipeline PATH] [--mapping FILE]``
+[--steps ent,seg,pos,merge,explain] [--frozen-pipeline PATH] [--mapping FILE] [--quiet]``
 
 CORPUS is a ``.spacy`` file or any format ``spacy_gner.corpora`` reads (CoNLL BIO, GNER
 JSONL, span JSONL, or a directory). The model config is a spaCy-style config with a
 spacy-llm ``[model]`` block (``spacy_gner.HFCausalLM.v1`` for a local or hub causal LM, or
-any of spacy-llm's REST models, e.g. an OpenAI-compatible server), plus optional
-``[cache]``, ``[tasks.<step>]`` overrides and ``[merge]`` settings; see
+``spacy_gner.OpenAICompatible.v1`` for a local OpenAI-compatible server such as vLLM,
+llama.cpp or Ollama, see ``configs/augment_openai_local.cfg``, or any spacy-llm model),
+plus optional ``[cache]``, ``[tasks.<step>]`` overrides and ``[merge]`` settings; see
 ``configs/augment.cfg``. Every LLM answer is cached under ``--cache-dir`` (default
 ``OUTPUT_DIR/cache``), so rerunning an interrupted command resumes it.
 
@@ -46,7 +47,8 @@ def augment_cli(
     spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Span group of the target entities (default doc.ents)"),
     extension_key: str = typer.Option("ext", "--extension-key", help="Span group of the extension labels"),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Sentence encoder for synonym merging (replaces merge.encoder)"),
-    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Same as --quiet"),
 ):
     """Label extension (entities, segmentation, POS), synonym merging and explanation
     synthesis with an LLM through spacy-llm, cached and resumable."""
@@ -110,7 +112,7 @@ def augment_cli(
             seed=seed,
             spans_key=spans_key,
             extension_key=extension_key,
-            progress=not no_progress,
+            progress=not (quiet or no_progress),
         )
         report = _relocate(report, tmp, output_dir)
         if (tmp / "report.json").exists():

@@ -24,6 +24,7 @@ def convert_cli(
     shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle with --seed before --limit, so subsets for growing N nest"),
     seed: int = typer.Option(0, "--seed", help="Seed of --shuffle"),
     spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Also store entities in doc.spans[KEY] (span JSONL: default 'sc')"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
 ) -> None:
     """Convert corpora to .spacy files (DocBin) for `spacy train` and `evaluate`.
 
@@ -35,7 +36,7 @@ def convert_cli(
 
     from ..corpora import corpus_files, read_docs
     from ..errors import Errors
-    from ..util import atomic_path, check_int, check_output_path, cli_fail
+    from ..util import atomic_path, check_int, check_output_path, cli_fail, progress
 
     try:
         check_int("--limit", limit, 0)
@@ -56,7 +57,7 @@ def convert_cli(
     vocab = spacy.blank("xx").vocab
     # read and check every input before writing anything: a bad file leaves no partial output
     converted = []
-    for out, path in targets.items():
+    for out, path in progress(list(targets.items()), total=len(targets), desc="read", unit="file", quiet=quiet):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

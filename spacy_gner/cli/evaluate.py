@@ -193,12 +193,14 @@ def _source(key: Optional[str]) -> str:
     return "ents" if key is None else f"spans[{key}]"
 
 
-def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) -> List:
+def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, *, quiet: bool = True, desc: str = "") -> List:
     """Run the pipeline on plain copies of the gold words, grouping docs by label set so
-    that run-time-label components get each group's labels."""
+    that run-time-label components get each group's labels. A progress bar (docs/s, ETA)
+    is shown on a terminal unless ``quiet``."""
     from spacy.tokens import Doc
 
     from ..corpora import EXTENSION_KEY, LABELS_KEY
+    from ..util import progress
 
     runtime = [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory in RUNTIME_LABEL_FACTORIES]
     groups: Dict[Optional[Tuple[str, ...]], List[int]] = OrderedDict()
@@ -216,14 +218,19 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) 
             merged = groups.pop(None)
             groups.setdefault(tuple(corpus), []).extend(merged)
     preds: List = [None] * len(gold_docs)
-    for key, idx in groups.items():
-        cfg = {name: {"labels": list(key)} for name in runtime} if key else {}
-        docs = (
-            Doc(nlp.vocab, words=[t.text for t in gold_docs[i]], spaces=[bool(t.whitespace_) for t in gold_docs[i]])
-            for i in idx
-        )
-        for i, doc in zip(idx, nlp.pipe(docs, batch_size=batch_size, component_cfg=cfg)):
-            preds[i] = doc
+    bar = progress(total=len(gold_docs), desc=desc, unit="doc", quiet=quiet)
+    try:
+        for key, idx in groups.items():
+            cfg = {name: {"labels": list(key)} for name in runtime} if key else {}
+            docs = (
+                Doc(nlp.vocab, words=[t.text for t in gold_docs[i]], spaces=[bool(t.whitespace_) for t in gold_docs[i]])
+                for i in idx
+            )
+            for i, doc in zip(idx, nlp.pipe(docs, batch_size=batch_size, component_cfg=cfg)):
+                preds[i] = doc
+                bar.update(1)
+    finally:
+        bar.close()
     return preds
 
 
@@ -282,6 +289,7 @@ def evaluate(
     spans_key: Optional[str] = None,
     batch_size: int = 32,
     generations: Optional[List[Dict[str, Any]]] = None,
+    quiet: bool = True,
 ) -> Dict[str, Any]:
     """Predict and score every dataset (``{name: gold docs}``); returns the JSON payload.
     ``generations`` (a list) receives the GNER prediction records of a free-decoding
@@ -299,7 +307,7 @@ def evaluate(
 
     results: Dict[str, Any] = OrderedDict()
     for name, gold_docs in datasets.items():
-        preds = predict(nlp, gold_docs, labels, batch_size)
+        preds = predict(nlp, gold_docs, labels, batch_size, quiet=quiet, desc=name)
         pred_key, gold_key = choose_sources(nlp, preds, gold_docs, spans_key)
         result = score_docs(preds, gold_docs, modes, pred_key, doc_labels, gold_key=gold_key)
         records = generation_records(nlp, name, preds, gold_docs, labels)
@@ -351,6 +359,7 @@ def evaluate_cli(
     batch_size: int = typer.Option(32, "--batch-size", help="nlp.pipe batch size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on; -1 = CPU"),
     save_generations: Optional[Path] = typer.Option(None, "--save-generations", help="Write the raw generations of a free-decoding gner_generator as GNER prediction records (JSONL, the input of 'score')"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
 ) -> None:
     """Score a pipeline on one or more corpora: strict, partial-match and GNER
     paper-compatible P/R/F1 per dataset plus their unweighted average."""
@@ -397,7 +406,8 @@ def evaluate_cli(
     records: Optional[List[Dict[str, Any]]] = [] if save_generations is not None else None
     try:
         payload = evaluate(
-            nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size, generations=records
+            nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size, generations=records,
+            quiet=quiet,
         )
     except EvaluateError as err:
         cli_fail(str(err))

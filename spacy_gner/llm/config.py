@@ -46,7 +46,7 @@ max_per_type = 200
 
 def load_config(path: Optional[Path] = None, model: Optional[str] = None) -> Config:
     """The workflow config: ``DEFAULT_CONFIG`` overlaid with the file at ``path`` (which
-    must have a ``[model]`` block: any spacy-llm model, e.g. a REST model), with
+    must have a ``[model]`` block: any spacy-llm model, e.g. spacy_gner.OpenAICompatible.v1), with
     ``model.name`` replaced by ``model`` when given."""
     cfg = Config().from_str(DEFAULT_CONFIG)
     if path is not None:

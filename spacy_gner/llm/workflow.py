@@ -87,6 +87,8 @@ class Augmenter:
         if self._model is None:
             from spacy_llm.registry import registry
 
+            from . import openai_compatible  # noqa: F401  (registers spacy_gner.OpenAICompatible.v1)
+
             self._model = registry.resolve(Config({"model": self.config["model"]}))["model"]
         return self._model
 
@@ -268,20 +270,12 @@ def _step_label_filter(step: str):
     return lambda label: not label.startswith(ENT_PREFIX) and label != SEG_LABEL
 
 
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
+    from ..util import progress
 
-    return tqdm(total=total, desc=desc, unit="doc", leave=False)
+    return progress(total=total, desc=desc, unit="doc", quiet=not enabled)
 
 
 # --- the whole command --------------------------------------------------------------------
