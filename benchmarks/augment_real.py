@@ -16,6 +16,7 @@ Models come from ``python ../shared/tools/get_small_models.py`` (default
 
     nice python benchmarks/augment_real.py [--n 250] [--out /tmp/augment_real] [--explain 0]
 """
+
 import argparse
 import os
 import platform
@@ -89,22 +90,31 @@ def main():
     ap.add_argument("--encoder", default=str(MODELS / "minilm-l6"))
     ap.add_argument("--steps", default="ent,seg,pos,merge")
     ap.add_argument("--batch-size", type=int, default=32, help="prompts per generate call")
-    ap.add_argument("--tokens", default="ent=64,seg=64,pos=96,synonyms=128,explain=64,describe=64",
-                    help="max_new_tokens per step")
+    ap.add_argument(
+        "--tokens", default="ent=64,seg=64,pos=96,synonyms=128,explain=64,describe=64", help="max_new_tokens per step"
+    )
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--test-limit", type=int, default=1000)
-    ap.add_argument("--explain", type=int, default=0, help="explain the first K samples and train on the synthetic corpus too")
-    ap.add_argument("--extension-max-weight", type=float, default=None,
-                    help="knowfree_spans extension_max_weight (default: its T/(T+E) cap; 1e9 = uncapped)")
+    ap.add_argument(
+        "--explain", type=int, default=0, help="explain the first K samples and train on the synthetic corpus too"
+    )
+    ap.add_argument(
+        "--extension-max-weight",
+        type=float,
+        default=None,
+        help="knowfree_spans extension_max_weight (default: its T/(T+E) cap; 1e9 = uncapped)",
+    )
     ap.add_argument("--no-train", action="store_true")
     args = ap.parse_args()
     train_seed = args.seed if args.train_seed is None else args.train_seed
 
     import torch
 
-    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-          f"python {platform.python_version()}, load avg {os.getloadavg()[0]:.2f}")
+    print(
+        f"# machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"python {platform.python_version()}, load avg {os.getloadavg()[0]:.2f}"
+    )
     config = load_config(ROOT / "configs" / "augment.cfg", args.model)
     config["model"]["batch_size"] = args.batch_size
     config["model"]["device"] = "cpu" if not torch.cuda.is_available() else "cuda"
@@ -113,23 +123,37 @@ def main():
     config["merge"]["encoder"] = args.encoder
     labels = [line.strip() for line in (DATA / "label.txt").read_text().splitlines() if line.strip()]
     steps = [s for s in args.steps.split(",") if s]
-    print(f"# model {args.model} (greedy, batch {args.batch_size}, max_new_tokens {config['max_new_tokens']}), "
-          f"encoder {args.encoder}; {args.n} CoNLL-2003 train sentences, shuffle seed {args.seed}; steps {steps}")
+    print(
+        f"# model {args.model} (greedy, batch {args.batch_size}, max_new_tokens {config['max_new_tokens']}), "
+        f"encoder {args.encoder}; {args.n} CoNLL-2003 train sentences, shuffle seed {args.seed}; steps {steps}"
+    )
 
     start = time.perf_counter()
     report = run_augment(
-        DATA / "train.txt", args.out, config=config, labels=labels, lang="en", steps=steps,
-        limit=args.n, shuffle=True, seed=args.seed, progress=True,
+        DATA / "train.txt",
+        args.out,
+        config=config,
+        labels=labels,
+        lang="en",
+        steps=steps,
+        limit=args.n,
+        shuffle=True,
+        seed=args.seed,
+        progress=True,
     )
-    print(f"\n## annotation ({time.perf_counter() - start:.0f} s, cached answers reused)\n{format_report(report, top=25)}")
+    print(
+        f"\n## annotation ({time.perf_counter() - start:.0f} s, cached answers reused)\n{format_report(report, top=25)}"
+    )
     if args.no_train:
         return
     vocab = spacy.blank("en").vocab
     fused = list(DocBin().from_disk(args.out / "fused.spacy").get_docs(vocab))
     test = read_docs(vocab, DATA / "test.txt")[: args.test_limit]
     rows = [("without extension labels", without_ext(fused)), ("with extension labels", fused)]
-    print(f"\n## knowfree_spans (flat, CNN tok2vec), {len(fused)} train sentences, {args.epochs} epochs, "
-          f"batch {args.train_batch}, Adam 1e-3, training seed {train_seed}, extension_max_weight {args.extension_max_weight}; strict F1 on the first {len(test)} test sentences")
+    print(
+        f"\n## knowfree_spans (flat, CNN tok2vec), {len(fused)} train sentences, {args.epochs} epochs, "
+        f"batch {args.train_batch}, Adam 1e-3, training seed {train_seed}, extension_max_weight {args.extension_max_weight}; strict F1 on the first {len(test)} test sentences"
+    )
     n_ext = sum(len(d.spans.get(EXTENSION_KEY, [])) for d in fused)
     n_labels = len({s.label_ for d in fused for s in d.spans.get(EXTENSION_KEY, [])})
     print(f"# extension spans in the training data: {n_ext} ({n_labels} labels)")
@@ -140,7 +164,10 @@ def main():
         secs = train(nlp, docs, args.epochs, args.train_batch, train_seed)
         scores = evaluate(nlp, test)
         results.append((name, scores, secs))
-        print(f"  {name:34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}   (train {secs:.0f} s)", flush=True)
+        print(
+            f"  {name:34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}   (train {secs:.0f} s)",
+            flush=True,
+        )
         if name.startswith("without"):
             nlp.to_disk(frozen_dir)
     print(f"  delta F1 (with - without): {results[1][1]['f'] - results[0][1]['f']:+.2f}")
@@ -151,9 +178,16 @@ def main():
         sub = args.out / "explain"
         DocBin(docs=fused[: args.explain], store_user_data=True).to_disk(args.out / "explain_input.spacy")
         rep2 = run_augment(
-            args.out / "explain_input.spacy", sub, config=config, labels=labels, lang="en",
-            steps=ext_steps + ["explain"], frozen_pipeline=frozen_dir, cache_dir=args.out / "cache",
-            mapping_file=args.out / "label_mapping.json", progress=True,
+            args.out / "explain_input.spacy",
+            sub,
+            config=config,
+            labels=labels,
+            lang="en",
+            steps=ext_steps + ["explain"],
+            frozen_pipeline=frozen_dir,
+            cache_dir=args.out / "cache",
+            mapping_file=args.out / "label_mapping.json",
+            progress=True,
         )
         print(f"\n## explanation synthesis on {args.explain} samples ({time.perf_counter() - start:.0f} s)")
         print(format_report(rep2, top=10))
@@ -162,8 +196,10 @@ def main():
             nlp = make_nlp(vocab, labels, args.extension_max_weight)
             secs = train(nlp, fused + synthetic, args.epochs, args.train_batch, train_seed)
             scores = evaluate(nlp, test)
-            print(f"  {'with extension + synthetic':34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}"
-                  f"   ({len(synthetic)} synthetic docs, train {secs:.0f} s)")
+            print(
+                f"  {'with extension + synthetic':34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}"
+                f"   ({len(synthetic)} synthetic docs, train {secs:.0f} s)"
+            )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ plus any --kf-model overrides; ``drop`` (--drop, 0.1) is passed to every model's
 
     python benchmarks/knowfree.py [--epochs 40] [--sizes 250,500,1000] [--parts a,b,c] [--quick]
 """
+
 import argparse
 import os
 import platform
@@ -121,24 +122,32 @@ def main():
         args.epochs, args.test_limit, args.dev_limit, args.sizes = 4, 200, 200, "250"
     parts = set(args.parts.split(","))
     vocab = VOCAB
-    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"torch threads {__import__('torch').get_num_threads()}")
-    print(f"# encoder: spaCy CNN tok2vec (same for all); Adam lr 1e-3, batch {args.batch_size}, up to "
-          f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), seed {args.seed}; "
-          f"knowfree model overrides: {KF_MODEL or 'none'}")
+    print(
+        f"# machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"torch threads {__import__('torch').get_num_threads()}"
+    )
+    print(
+        f"# encoder: spaCy CNN tok2vec (same for all); Adam lr 1e-3, batch {args.batch_size}, up to "
+        f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), seed {args.seed}; "
+        f"knowfree model overrides: {KF_MODEL or 'none'}"
+    )
     if "a" in parts:
         conll = DATA / "conll2003"
         train_all = read_docs(vocab, conll / "train.txt", shuffle=True, seed=args.seed)
         dev = read_docs(vocab, conll / "dev.txt")[: args.dev_limit]
         test = read_docs(vocab, conll / "test.txt")[: args.test_limit]
         labels = sorted({e.label_ for d in train_all for e in d.ents})
-        print(f"\n## (a) CoNLL-2003, strict test F1 (doc.ents) on the first {len(test)} test sentences, "
-              f"model chosen on the first {len(dev)} dev sentences")
+        print(
+            f"\n## (a) CoNLL-2003, strict test F1 (doc.ents) on the first {len(test)} test sentences, "
+            f"model chosen on the first {len(dev)} dev sentences"
+        )
         print(f"{'train sents':>12}{'model':>10}{'test F1':>9}{'best ep':>8}{'train s':>9}")
         for size in [int(x) for x in args.sizes.split(",") if x]:
             for kind in args.models.split(","):
                 nlp = make_nlp("ner" if kind == "ner" else "knowfree_flat", labels)
-                secs, (dev_f, test_f, ep) = train(nlp, train_all[:size], args.epochs, args.batch_size, args.seed, dev, test)
+                secs, (dev_f, test_f, ep) = train(
+                    nlp, train_all[:size], args.epochs, args.batch_size, args.seed, dev, test
+                )
                 print(f"{size:>12}{kind:>10}{test_f:>9.2f}{ep:>8}{secs:>9.0f}", flush=True)
     if "b" not in parts and "c" not in parts:
         return
@@ -152,8 +161,10 @@ def main():
     g_train, g_test = genia[:cut], genia[cut:]
     g_dev, g_fit = g_train[: len(g_train) // 10], g_train[len(g_train) // 10 :]
     g_labels = sorted({s.label_ for d in genia for s in d.spans["sc"]})
-    print(f"\n## (b) GENIA nested (dev.jsonlines split 80/20 with seed {args.seed}: {len(g_train)} train, of which "
-          f"{len(g_dev)} held out for model selection / {len(g_test)} test), strict F1 of doc.spans['sc']")
+    print(
+        f"\n## (b) GENIA nested (dev.jsonlines split 80/20 with seed {args.seed}: {len(g_train)} train, of which "
+        f"{len(g_dev)} held out for model selection / {len(g_test)} test), strict F1 of doc.spans['sc']"
+    )
     print(f"{'model':>16}{'test F1':>9}{'best ep':>8}{'words/s':>10}{'train s':>9}")
     speeds = {}
     for kind in ("spancat", "knowfree"):
@@ -179,7 +190,9 @@ def main():
         head.attrs["max_length"] = max_len
         start = time.perf_counter()
         list(kf_nlp.pipe(docs, batch_size=4))
-        print(f"  knowfree max_span_width={width:<3} chunk={max_len:<4}: {len(docs) * 500 / (time.perf_counter() - start):8.0f}")
+        print(
+            f"  knowfree max_span_width={width:<3} chunk={max_len:<4}: {len(docs) * 500 / (time.perf_counter() - start):8.0f}"
+        )
     if "spancat" in speeds:
         sc = speeds["spancat"][0]
         start = time.perf_counter()

@@ -56,6 +56,7 @@ two tokenizations differ.
 ``labels`` restricts both sides to those types (an empty collection means no restriction),
 so that e.g. KnowFREE extension labels never count. No torch here.
 """
+
 import re
 import string
 from collections import defaultdict
@@ -232,9 +233,7 @@ def score_spans(
             pt, gt = paper_tuples(words, pred_set), paper_tuples(words, gold_set)
             gold_tuples = set(gt)
             counts["paper"].add(sum(1 for t in pt if t in gold_tuples), len(pt), len(gt))
-    out: Dict[str, Any] = {
-        mode: c.prf(_PAPER_EPS if mode == "paper" else _SPACY_EPS) for mode, c in counts.items()
-    }
+    out: Dict[str, Any] = {mode: c.prf(_PAPER_EPS if mode == "paper" else _SPACY_EPS) for mode, c in counts.items()}
     out["per_type"] = {label: c.prf() for label, c in sorted(per_type.items())} or None
     out["counts"] = {mode: c.to_dict() for mode, c in counts.items()}
     out["n_sents"] = n_sents
@@ -346,7 +345,8 @@ def score_paper_records(
             "n_gold": c.n_gold,
         }
     average = {
-        k: (sum(d["paper"][k] for d in datasets.values()) / len(datasets) if datasets else None) for k in ("p", "r", "f")
+        k: (sum(d["paper"][k] for d in datasets.values()) / len(datasets) if datasets else None)
+        for k in ("p", "r", "f")
     }
     return {"modes": ["paper"], "datasets": datasets, "average": {"paper": average}}
 

@@ -3,6 +3,7 @@
 The CLI runs in-process through typer's CliRunner (a subprocess would pay spaCy's and
 torch's import time once per call); exit codes and output are those of the real command.
 """
+
 import json
 from collections import OrderedDict
 
@@ -27,9 +28,7 @@ NESTED = (
 
 
 def _gner(dataset, words, labels, label_list):
-    return json.dumps(
-        {"dataset": dataset, "label_list": label_list, "instance": {"words": words, "labels": labels}}
-    )
+    return json.dumps({"dataset": dataset, "label_list": label_list, "instance": {"words": words, "labels": labels}})
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,11 @@ def corpora(tmp_path_factory):
     nlp = spacy.blank("en")
     span_ruler = nlp.add_pipe("span_ruler", config={"spans_key": "sc"})
     span_ruler.add_patterns(
-        [{"label": "org", "pattern": "Bank of Paris"}, {"label": "loc", "pattern": "Paris"}, {"label": "loc", "pattern": "The"}]
+        [
+            {"label": "org", "pattern": "Bank of Paris"},
+            {"label": "loc", "pattern": "Paris"},
+            {"label": "loc", "pattern": "The"},
+        ]
     )
     nlp.to_disk(root / "spans_pipe")
     spacy.blank("en").to_disk(root / "blank_pipe")
@@ -106,7 +109,11 @@ def test_table_json_and_average(corpora, tmp_path):
     header = next(line for line in lines if line.startswith("dataset"))
     for column in ("strict P", "strict R", "strict F", "partial F", "paper F"):
         assert column in header
-    rows = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in ("a", "b", "c", "average")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in lines
+        if line.split() and line.split()[0] in ("a", "b", "c", "average")
+    }
     assert set(rows) == {"a", "b", "c", "average"}
     metrics = json.loads(out.read_text())
     a, b, c = (metrics["datasets"][k] for k in "abc")
@@ -204,9 +211,16 @@ def test_helpers():
         parse_labels(" , ", None)
     from pathlib import Path
 
-    units = [(Path("x/crossner_ai/test.txt"), "crossner_ai", False), (Path("x/music/test.txt"), None, False), (Path("x/dev.txt"), None, False)]
+    units = [
+        (Path("x/crossner_ai/test.txt"), "crossner_ai", False),
+        (Path("x/music/test.txt"), None, False),
+        (Path("x/dev.txt"), None, False),
+    ]
     assert name_datasets(units) == ["crossner_ai/test", "music/test", "dev"]
-    units = [(Path("x/crossner_ai/test.txt"), "crossner_ai", False), (Path("x/crossner_music/test.txt"), "crossner_music", False)]
+    units = [
+        (Path("x/crossner_ai/test.txt"), "crossner_ai", False),
+        (Path("x/crossner_music/test.txt"), "crossner_music", False),
+    ]
     assert name_datasets(units) == ["crossner_ai", "crossner_music"]
     assert name_datasets([(Path("a/t.jsonl"), "one", True), (Path("a/t.jsonl"), "two", True)]) == ["one", "two"]
 

@@ -1,4 +1,5 @@
 """knowfree_spans: band mask, extension labels, nested decoding, gradients, serialization."""
+
 import numpy
 import pytest
 import spacy
@@ -96,7 +97,9 @@ def test_nested_overfit_f1_one_gradients_and_roundtrip(tmp_path):
     tok2vec = nlp.get_pipe("knowfree_spans").model.get_ref("tok2vec")
     params = {(node.id, n): node.get_param(n).copy() for node in tok2vec.walk() for n in node.param_names}
     nlp.update(egs, sgd=opt)
-    changed = [not numpy.allclose(node.get_param(n), params[(node.id, n)]) for node in tok2vec.walk() for n in node.param_names]
+    changed = [
+        not numpy.allclose(node.get_param(n), params[(node.id, n)]) for node in tok2vec.walk() for n in node.param_names
+    ]
     assert any(changed), "no gradient reached the tok2vec"
     for _ in range(40):
         nlp.update(egs, sgd=opt)

@@ -1,4 +1,5 @@
 """Hierarchical matching and the LCS algorithms behind it."""
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -130,9 +131,7 @@ OPS = st.tuples(
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(st.tuples(st.sampled_from(["wet", "|", "-", "1", "The", "the"]), OPS), max_size=150)
-)
+@given(st.lists(st.tuples(st.sampled_from(["wet", "|", "-", "1", "The", "the"]), OPS), max_size=150))
 def test_noisy_copies_of_repetitive_text_get_a_longest_alignment(spec):
     """Near-copies (what a model generates) of repetitive text, long enough for
     multi-word bit vectors: matched words carry their generated tag, the rest get O."""
@@ -185,9 +184,16 @@ def test_case_insensitive_in_every_level():
     # exact level
     assert hierarchical_match(["STRASSE", "Am", "see"], ["straße", "am", "See"], tags) == tags
     # subsequence level
-    assert hierarchical_match(["New", "YORK", "is", "big"], ["new", "york", "BIG"], tags) == ["B-loc", "I-loc", "O", "O"]
+    assert hierarchical_match(["New", "YORK", "is", "big"], ["new", "york", "BIG"], tags) == [
+        "B-loc",
+        "I-loc",
+        "O",
+        "O",
+    ]
     # LCS level (an inserted word and a substitution)
-    out = hierarchical_match(["New", "YORK", "is", "big"], ["new", "extra", "york", "was", "BIG"], ["B-loc", "O", "I-loc", "O", "B-x"])
+    out = hierarchical_match(
+        ["New", "YORK", "is", "big"], ["new", "extra", "york", "was", "BIG"], ["B-loc", "O", "I-loc", "O", "B-x"]
+    )
     assert out == ["B-loc", "I-loc", "O", "B-x"]
 
 

@@ -1,4 +1,5 @@
 """The spaCy project (project.yml) run through weasel on a clean copy of the project files."""
+
 import json
 import os
 import shutil
@@ -33,7 +34,18 @@ def test_project_package_builds_an_installable_package(tiny_t5_dir, tmp_path):
     # install into a private target (the test environment stays untouched) and load by name
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(sdist)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(sdist),
+        ],
         check=True,
     )
     code = "import spacy; nlp = spacy.load('en_gner_proj_tiny'); print(nlp.pipe_names, nlp.meta['requirements'])"

@@ -1,4 +1,5 @@
 """Strict / partial / paper-compatible scores and the span-group scorer, on hand-computed cases."""
+
 import pytest
 import spacy
 from spacy.pipeline.spancat import spancat_score
@@ -197,7 +198,11 @@ def test_missing_annotation_and_other_tokenization_like_get_ner_prf(vocab):
     unannotated = Example(_doc(vocab, ["x"], [(0, 1, "PER")]), Doc(vocab, words=["x"]))
     egs = [Example(pred, ref), unannotated]
     ours, theirs = score_ents(egs), get_ner_prf(egs)
-    assert (ours["ents_p"], ours["ents_r"]) == (theirs["ents_p"], theirs["ents_r"]) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert (
+        (ours["ents_p"], ours["ents_r"])
+        == (theirs["ents_p"], theirs["ents_r"])
+        == (pytest.approx(1.0), pytest.approx(1.0))
+    )
     # predicted tokenization differs from the reference: spans are aligned first
     ref = _doc(vocab, ["New", "York", "is", "big"], [(0, 2, "GPE")])
     pred = _doc(vocab, ["New York", "is", "big"], [(0, 1, "GPE")])
@@ -238,7 +243,9 @@ def test_spans_scorer_matches_spancat_scorer_on_nested_data(vocab):
 
 
 def test_spans_scorer_target_labels_only(vocab):
-    eg = _example(vocab, WORDS, [(0, 4, "org"), (1, 3, "loc")], [(0, 4, "org"), (1, 3, "loc"), (5, 6, "ENT:x")], key="sc")
+    eg = _example(
+        vocab, WORDS, [(0, 4, "org"), (1, 3, "loc")], [(0, 4, "org"), (1, 3, "loc"), (5, 6, "ENT:x")], key="sc"
+    )
     scorer = make_spans_scorer()
     assert scorer([eg], spans_key="sc")["spans_sc_p"] == pytest.approx(2 / 3)
     # as Pipe.score calls it: the component's cfg plus labels=self.labels (extension labels excluded)
@@ -260,6 +267,9 @@ def test_spans_scorer_reference_without_group(vocab):
     # neither the group nor entity annotation: the example is skipped, as in spaCy
     eg = Example(pred, Doc(vocab, words=words))
     assert scorer([eg], spans_key="sc") == {
-        "spans_sc_p": None, "spans_sc_r": None, "spans_sc_f": None, "spans_sc_per_type": None,
+        "spans_sc_p": None,
+        "spans_sc_r": None,
+        "spans_sc_f": None,
+        "spans_sc_per_type": None,
     }
     assert scorer([eg], spans_key="missing")["spans_missing_f"] is None

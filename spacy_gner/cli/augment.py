@@ -19,6 +19,7 @@ Writes to OUTPUT_DIR: ``fused.spacy`` (the corpus with extension spans in
 ``explanations.jsonl``, ``label_mapping.json`` (reviewable; pass an edited copy back with
 ``--mapping``) and ``report.json`` (also printed).
 """
+
 from pathlib import Path
 from typing import Optional
 
@@ -32,22 +33,42 @@ from . import app
 def augment_cli(
     corpus: Path = typer.Argument(..., help="Corpus: .spacy, CoNLL BIO, GNER/span JSONL, or a directory"),
     output_dir: Path = typer.Argument(..., help="Output directory"),
-    model_config: Optional[Path] = typer.Option(None, "--model-config", "-c", help="Config with a spacy-llm [model] block"),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Replaces model.name: a hub name or a local directory"),
-    labels: str = typer.Option("", "--labels", "-l", help="Comma-separated target labels (prompt hints; filter for --frozen-pipeline)"),
+    model_config: Optional[Path] = typer.Option(
+        None, "--model-config", "-c", help="Config with a spacy-llm [model] block"
+    ),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Replaces model.name: a hub name or a local directory"
+    ),
+    labels: str = typer.Option(
+        "", "--labels", "-l", help="Comma-separated target labels (prompt hints; filter for --frozen-pipeline)"
+    ),
     lang: str = typer.Option("en", "--lang", help="Prompt language and tokenizer: en or zh"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="spacy-llm batch cache (default OUTPUT_DIR/cache)"),
-    steps: str = typer.Option("ent,seg,pos,merge,explain", "--steps", help="Comma-separated subset of ent,seg,pos,merge,explain"),
-    frozen_pipeline: Optional[Path] = typer.Option(None, "--frozen-pipeline", help="Trained knowfree_spans pipeline that annotates the synthetic sentences"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", help="Reviewed label_mapping.json to apply instead of the merge step"),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="spacy-llm batch cache (default OUTPUT_DIR/cache)"
+    ),
+    steps: str = typer.Option(
+        "ent,seg,pos,merge,explain", "--steps", help="Comma-separated subset of ent,seg,pos,merge,explain"
+    ),
+    frozen_pipeline: Optional[Path] = typer.Option(
+        None, "--frozen-pipeline", help="Trained knowfree_spans pipeline that annotates the synthetic sentences"
+    ),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="Reviewed label_mapping.json to apply instead of the merge step"
+    ),
     corpus_format: str = typer.Option("auto", "--format", help="Corpus format (auto, conll, gner, spans, spacy)"),
     limit: int = typer.Option(0, "--limit", help="Use the first N docs (after --shuffle); 0 = all"),
     shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle the corpus with --seed before --limit"),
     seed: int = typer.Option(0, "--seed"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Span group of the target entities (default doc.ents)"),
+    spans_key: Optional[str] = typer.Option(
+        None, "--spans-key", help="Span group of the target entities (default doc.ents)"
+    ),
     extension_key: str = typer.Option("ext", "--extension-key", help="Span group of the extension labels"),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Sentence encoder for synonym merging (replaces merge.encoder)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="Sentence encoder for synonym merging (replaces merge.encoder)"
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="Same as --quiet"),
 ):
     """Label extension (entities, segmentation, POS), synonym merging and explanation
@@ -79,7 +100,9 @@ def augment_cli(
     try:
         config = load_config(model_config, model)
     except Exception as err:  # config syntax errors come from confection/configparser
-        message = str(err) if str(err).startswith("[E") else Errors.E033.format(path=model_config, problem=first_line(err))
+        message = (
+            str(err) if str(err).startswith("[E") else Errors.E033.format(path=model_config, problem=first_line(err))
+        )
         cli_fail(message)
     if encoder:
         config["merge"]["encoder"] = encoder

@@ -5,6 +5,7 @@ user data stored (GNER label lists and dataset names, the synthetic flag). Entit
 ``doc.ents`` (flat data) and in ``doc.spans[KEY]`` for span JSONL (``KEY`` = ``--spans-key``,
 default ``sc``) or when ``--spans-key`` is given. See ``spacy_gner.corpora`` for the formats.
 """
+
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -21,10 +22,16 @@ def convert_cli(
     output_dir: Path = typer.Argument(..., help="Directory for the .spacy files (one per input file)"),
     file_format: str = typer.Option("auto", "--format", "-f", help="auto (per file), conll, gner or spans"),
     limit: int = typer.Option(0, "--limit", help="Keep the first N sentences of each file (after --shuffle); 0 = all"),
-    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle with --seed before --limit, so subsets for growing N nest"),
+    shuffle: bool = typer.Option(
+        False, "--shuffle", help="Shuffle with --seed before --limit, so subsets for growing N nest"
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of --shuffle"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Also store entities in doc.spans[KEY] (span JSONL: default 'sc')"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
+    spans_key: Optional[str] = typer.Option(
+        None, "--spans-key", help="Also store entities in doc.spans[KEY] (span JSONL: default 'sc')"
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"
+    ),
 ) -> None:
     """Convert corpora to .spacy files (DocBin) for `spacy train` and `evaluate`.
 
@@ -52,7 +59,11 @@ def convert_cli(
         if out.resolve() == path.resolve():
             cli_fail(Errors.E018.format(path=path))
         if out.is_dir():
-            cli_fail(Errors.E032.format(path=out, problem="is a directory", hint="remove it or choose another output directory"))
+            cli_fail(
+                Errors.E032.format(
+                    path=out, problem="is a directory", hint="remove it or choose another output directory"
+                )
+            )
         targets[out] = path
     vocab = spacy.blank("xx").vocab
     # read and check every input before writing anything: a bad file leaves no partial output

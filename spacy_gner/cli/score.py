@@ -19,6 +19,7 @@ P/R with ``1e-10`` smoothing, and the unweighted mean over datasets. The JSON ha
 shape of ``evaluate``'s (``{"modes": ["paper"], "datasets": {NAME: {"paper": {"p", "r",
 "f"}}}, "average": {...}}``, fractions); the table shows percentages.
 """
+
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -42,7 +43,9 @@ def _json_items(path: Path) -> Iterator[Tuple[int, Any]]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ScoreError(Errors.E060.format(path=path, line=err.lineno, problem=f"invalid JSON ({err.msg})")) from None
+            raise ScoreError(
+                Errors.E060.format(path=path, line=err.lineno, problem=f"invalid JSON ({err.msg})")
+            ) from None
         for item in items:
             yield 0, item
         return
@@ -136,9 +139,17 @@ def print_paper_table(payload: Dict[str, Any]) -> None:
 
 @app.command("score")
 def score_cli(
-    predictions: List[Path] = typer.Argument(..., help="GNER prediction files (JSONL records with dataset, label_list, instance, prediction)"),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer (hub name or local directory) for back-tokenizing the input words, as the GNER evaluator's --tokenizer-path; default: none"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the figures (fractions) to this JSON file"),
+    predictions: List[Path] = typer.Argument(
+        ..., help="GNER prediction files (JSONL records with dataset, label_list, instance, prediction)"
+    ),
+    tokenizer: Optional[str] = typer.Option(
+        None,
+        "--tokenizer",
+        help="Tokenizer (hub name or local directory) for back-tokenizing the input words, as the GNER evaluator's --tokenizer-path; default: none",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the figures (fractions) to this JSON file"
+    ),
 ) -> None:
     """Score GNER prediction files exactly as the GNER authors' evaluator does: P/R/F1 per
     dataset and their unweighted average."""

@@ -11,6 +11,7 @@ string per prompt. The weights are loaded on the first call, so a run that is an
 entirely from spacy-llm's cache never loads them. torch / transformers are imported
 only then.
 """
+
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from spacy_llm.registry import registry
@@ -174,7 +175,11 @@ def make_hf_causal_lm(
     """
     from ..util import check_int
 
-    for what, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size), ("max_input_tokens", max_input_tokens)):
+    for what, value in (
+        ("max_new_tokens", max_new_tokens),
+        ("batch_size", batch_size),
+        ("max_input_tokens", max_input_tokens),
+    ):
         check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
     if config_init is None:
         config_init = {}

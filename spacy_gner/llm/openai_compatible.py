@@ -19,6 +19,7 @@ only on HTTP 429/503. This model:
 
 Only the standard library is used (urllib, concurrent.futures).
 """
+
 import json
 import os
 import threading
@@ -71,7 +72,9 @@ class OpenAICompatible:
         self.max_request_time = max_request_time
         self.system_prompt = system_prompt
         self.context_length = context_length
-        self.chat = not endpoint.rstrip("/").endswith("/completions") or endpoint.rstrip("/").endswith("/chat/completions")
+        self.chat = not endpoint.rstrip("/").endswith("/completions") or endpoint.rstrip("/").endswith(
+            "/chat/completions"
+        )
         self.n_requests = 0  # HTTP requests sent, retries included
         self.n_prompts = 0
         self._lock = threading.Lock()
@@ -111,7 +114,9 @@ class OpenAICompatible:
             if err.code in RETRY_STATUS:
                 raise _Retryable(f"HTTP {err.code}: {detail}", _retry_after(err)) from None
             raise ValueError(
-                Errors.E601.format(endpoint=self.endpoint, status=err.code, detail=detail, name=self.name, key_env=self.api_key_env)
+                Errors.E601.format(
+                    endpoint=self.endpoint, status=err.code, detail=detail, name=self.name, key_env=self.api_key_env
+                )
             ) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
             raise _Retryable(" ".join(str(getattr(err, "reason", err)).split()) or type(err).__name__) from None
@@ -126,7 +131,9 @@ class OpenAICompatible:
             text = choice["message"]["content"] if "message" in choice else choice["text"]
         except (KeyError, IndexError, TypeError):
             keys = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
-            raise ValueError(Errors.E602.format(endpoint=self.endpoint, problem=f"no choices[0] message or text; got {keys}")) from None
+            raise ValueError(
+                Errors.E602.format(endpoint=self.endpoint, problem=f"no choices[0] message or text; got {keys}")
+            ) from None
         return (text or "").strip()
 
     def complete(self, prompt: str) -> str:

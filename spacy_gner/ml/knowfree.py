@@ -23,13 +23,14 @@ cut into windows overlapping by ``chunk_overlap`` (gradients from overlapping wi
 up in the shared word vectors). Chunks from all docs of a batch are scored together in
 groups of similar length, each padded only to its own longest member.
 """
+
 from typing import List, Optional, Tuple, Union
 
 import torch
-from spacy.util import registry
-from thinc.api import ArgsKwargs, Model, PyTorchShim, chain, torch2xp, xp2torch
-from thinc.types import Floats2d
 from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, PyTorchShim, torch2xp, xp2torch
+from thinc.types import Floats2d
 from torch import nn
 
 from ..errors import Errors
@@ -212,7 +213,9 @@ def _head_forward(model: Model, inputs: Tuple[List[Floats2d], List[Chunk]], is_t
 
     def backprop(dY):
         d_logits, _ = dY if isinstance(dY, tuple) else (dY, None)
-        grads = backprop_torch(ArgsKwargs(args=(logits_t,), kwargs={"grad_tensors": xp2torch(model.ops.xp.ascontiguousarray(d_logits))}))
+        grads = backprop_torch(
+            ArgsKwargs(args=(logits_t,), kwargs={"grad_tensors": xp2torch(model.ops.xp.ascontiguousarray(d_logits))})
+        )
         d_padded = torch2xp(grads.args[0])
         dX = [ops.alloc2f(*x.shape) for x in X]
         for k, (d, s, e) in enumerate(chunks):
@@ -244,7 +247,9 @@ def valid_spans(lengths: torch.Tensor, L: int, W: int) -> torch.Tensor:
 
 
 class KnowFreeScorer(nn.Module):
-    def __init__(self, nI, nO, *, hidden=200, biaffine_heads=4, attention_heads=10, window=3, width_dim=200, dropout=0.4):
+    def __init__(
+        self, nI, nO, *, hidden=200, biaffine_heads=4, attention_heads=10, window=3, width_dim=200, dropout=0.4
+    ):
         super().__init__()
         if hidden % biaffine_heads or hidden % attention_heads:
             raise ValueError(
@@ -443,4 +448,3 @@ def select_spans(cands, nested: bool) -> List[Tuple[int, int, int, float]]:
         if ok:
             kept.append((s, e, label, score))
     return sorted(kept)
-

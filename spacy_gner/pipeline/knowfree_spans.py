@@ -27,10 +27,9 @@ Like spaCy's ``spancat``, the default config carries its own CNN tok2vec, so
 ``nlp.add_pipe("knowfree_spans")`` works on a blank pipeline; any tok2vec or
 transformer listener can replace it. This module never imports torch.
 """
+import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
-
-import warnings
 
 import numpy
 import srsly
