@@ -16,6 +16,7 @@ worker processes, Ray's gcs/raylet/actors), sampled every 0.2 s. Torch runs one 
 process (``OMP_NUM_THREADS=1``), so "2 workers" means 2 cores. The ``nlp.pipe`` row builds
 no rows and writes nothing; the ``annotate`` rows read JSON, build rows and write shards.
 """
+
 import argparse
 import json
 import os
@@ -113,7 +114,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--rows", default="pipe,local1,local2,ray2", help="comma-separated: pipe, local1, local2, ray1, ray2")
+    parser.add_argument(
+        "--rows", default="pipe,local1,local2,ray2", help="comma-separated: pipe, local1, local2, ray1, ray2"
+    )
     args = parser.parse_args()
 
     import ray
@@ -123,14 +126,28 @@ def main():
     sentences = conll_sentences(args.n)
     n_words = sum(len(w) for w, _ in sentences)
     print("# conditions")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU; load average at start {os.getloadavg()[0]:.2f} "
-          "(shared with other jobs: ratios between rows mean more than absolute figures)")
-    print(f"python {platform.python_version()}, spacy {spacy.__version__}, torch {torch.__version__}, ray {ray.__version__}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    print(f"documents: {len(sentences)} CoNLL-2003 sentences (train, dev, test order), {n_words / len(sentences):.1f} words each on average")
-    print("pipeline: knowfree_spans, default config (CNN tok2vec width 96, hidden 200, full LxL), initialised on 50 "
-          f"sentences, untrained (random weights: throughput only), threshold {THRESHOLD}")
-    print(f"nlp.pipe batch size {args.batch_size}; annotate shard size 1000; one run per row; wall time end to end per process")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU; "
+        f"load average at start {os.getloadavg()[0]:.2f} "
+        "(shared with other jobs: ratios between rows mean more than absolute figures)"
+    )
+    print(
+        f"python {platform.python_version()}, spacy {spacy.__version__}, torch {torch.__version__}, "
+        f"ray {ray.__version__}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
+    print(
+        f"documents: {len(sentences)} CoNLL-2003 sentences (train, dev, test order), "
+        f"{n_words / len(sentences):.1f} words each on average"
+    )
+    print(
+        "pipeline: knowfree_spans, default config (CNN tok2vec width 96, hidden 200, full LxL), initialised on 50 "
+        f"sentences, untrained (random weights: throughput only), threshold {THRESHOLD}"
+    )
+    print(
+        f"nlp.pipe batch size {args.batch_size}; annotate shard size 1000; one run per row; "
+        "wall time end to end per process"
+    )
     print()
 
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -142,12 +159,30 @@ def main():
             for words, _ in sentences:
                 fh.write(json.dumps({"text": " ".join(words)}) + "\n")
         rows = {
-            "pipe": ("nlp.pipe in-process, 1 process", [sys.executable, "-c", PIPE_SNIPPET, str(tmp / "pipe"), str(tmp / "in.jsonl"), str(args.batch_size)]),
+            "pipe": (
+                "nlp.pipe in-process, 1 process",
+                [sys.executable, "-c", PIPE_SNIPPET, str(tmp / "pipe"), str(tmp / "in.jsonl"), str(args.batch_size)],
+            ),
         }
         base = [sys.executable, "-m", "spacy_gner", "annotate", str(tmp / "pipe"), str(tmp / "in.jsonl")]
         for k in (1, 2):
-            rows[f"local{k}"] = (f"annotate --engine local --n-process {k}", base + [str(tmp / f"out_local{k}"), "--n-process", str(k), "--batch-size", str(args.batch_size)])
-            rows[f"ray{k}"] = (f"annotate --engine ray --workers {k}", base + [str(tmp / f"out_ray{k}"), "--engine", "ray", "--workers", str(k), "--batch-size", str(args.batch_size)])
+            rows[f"local{k}"] = (
+                f"annotate --engine local --n-process {k}",
+                base + [str(tmp / f"out_local{k}"), "--n-process", str(k), "--batch-size", str(args.batch_size)],
+            )
+            rows[f"ray{k}"] = (
+                f"annotate --engine ray --workers {k}",
+                base
+                + [
+                    str(tmp / f"out_ray{k}"),
+                    "--engine",
+                    "ray",
+                    "--workers",
+                    str(k),
+                    "--batch-size",
+                    str(args.batch_size),
+                ],
+            )
         print("| run | wall s | docs/s | vs nlp.pipe | peak MB (process tree) |")
         print("|---|---|---|---|---|", flush=True)
         first = None
@@ -162,8 +197,11 @@ def main():
             print(f"| {name} | {wall:.1f} | {rate:.0f} | {rate / first:.2f}x | {peak:.0f} |", flush=True)
             if key != "pipe" and not spans_told:
                 out_dir = Path(cmd[cmd.index(str(tmp / "in.jsonl")) + 1])
-                rows_out = [json.loads(line) for p in sorted(out_dir.glob("shard-*.jsonl")) for line in p.open(encoding="utf8")]
-                spans_told = f"{sum(len(r['spans'].get('sc', [])) for r in rows_out) / len(rows_out):.1f} spans per document in the output"
+                rows_out = [
+                    json.loads(line) for p in sorted(out_dir.glob("shard-*.jsonl")) for line in p.open(encoding="utf8")
+                ]
+                n_spans = sum(len(r["spans"].get("sc", [])) for r in rows_out)
+                spans_told = f"{n_spans / len(rows_out):.1f} spans per document in the output"
         print(f"\n{spans_told}; load average at end {os.getloadavg()[0]:.2f}")
 
 

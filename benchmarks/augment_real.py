@@ -152,7 +152,8 @@ def main():
     rows = [("without extension labels", without_ext(fused)), ("with extension labels", fused)]
     print(
         f"\n## knowfree_spans (flat, CNN tok2vec), {len(fused)} train sentences, {args.epochs} epochs, "
-        f"batch {args.train_batch}, Adam 1e-3, training seed {train_seed}, extension_max_weight {args.extension_max_weight}; strict F1 on the first {len(test)} test sentences"
+        f"batch {args.train_batch}, Adam 1e-3, training seed {train_seed}, "
+        f"extension_max_weight {args.extension_max_weight}; strict F1 on the first {len(test)} test sentences"
     )
     n_ext = sum(len(d.spans.get(EXTENSION_KEY, [])) for d in fused)
     n_labels = len({s.label_ for d in fused for s in d.spans.get(EXTENSION_KEY, [])})
@@ -197,7 +198,8 @@ def main():
             secs = train(nlp, fused + synthetic, args.epochs, args.train_batch, train_seed)
             scores = evaluate(nlp, test)
             print(
-                f"  {'with extension + synthetic':34s} P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}"
+                f"  {'with extension + synthetic':34s} "
+                f"P {scores['p']:6.2f}  R {scores['r']:6.2f}  F1 {scores['f']:6.2f}"
                 f"   ({len(synthetic)} synthetic docs, train {secs:.0f} s)"
             )
 

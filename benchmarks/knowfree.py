@@ -2,9 +2,10 @@
 
 Same encoder for every model (spaCy's CNN tok2vec: MultiHashEmbed 96 + 4 maxout CNN
 layers), same data, same optimizer (thinc Adam, lr 1e-3), same batch size and epochs,
-in one run (shuffled batches of similar length). Low-resource training sets are the first 250/500/1000 CoNLL-2003 training
-sentences after a seeded shuffle (so they nest); GENIA dev.jsonlines is split 80/20 with a
-seed. Also words/s of prediction, and knowfree max_span_width 0 vs 10 on 500-word docs.
+in one run (shuffled batches of similar length). Low-resource training sets are the first
+250/500/1000 CoNLL-2003 training sentences after a seeded shuffle (so they nest); GENIA
+dev.jsonlines is split 80/20 with a seed. Also words/s of prediction, and knowfree max_span_width 0 vs 10
+on 500-word docs.
 knowfree_spans runs with its default config (band width from the data, sentence-aware)
 plus any --kf-model overrides; ``drop`` (--drop, 0.1) is passed to every model's update.
 
@@ -128,7 +129,8 @@ def main():
     )
     print(
         f"# encoder: spaCy CNN tok2vec (same for all); Adam lr 1e-3, batch {args.batch_size}, up to "
-        f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), seed {args.seed}; "
+        f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), "
+        f"seed {args.seed}; "
         f"knowfree model overrides: {KF_MODEL or 'none'}"
     )
     if "a" in parts:
@@ -191,7 +193,8 @@ def main():
         start = time.perf_counter()
         list(kf_nlp.pipe(docs, batch_size=4))
         print(
-            f"  knowfree max_span_width={width:<3} chunk={max_len:<4}: {len(docs) * 500 / (time.perf_counter() - start):8.0f}"
+            f"  knowfree max_span_width={width:<3} chunk={max_len:<4}: "
+            f"{len(docs) * 500 / (time.perf_counter() - start):8.0f}"
         )
     if "spancat" in speeds:
         sc = speeds["spancat"][0]

@@ -24,6 +24,7 @@ Each run is a fresh subprocess (so peak memory is its own), one torch/BLAS threa
     for s in 0 1 2; do python benchmarks/knowfree_speed.py --seeds $s --cache runs & done; wait
     python benchmarks/knowfree_speed.py --seeds 0,1,2 --cache runs
 """
+
 import argparse
 import json
 import os
@@ -162,7 +163,10 @@ def _flat(group):
 def run_one(args, dataset, kind, seed):
     cache = None
     if args.cache:
-        tag = f"{dataset}-{kind}-{seed}-{args.train}-{args.test}-{args.epochs}-{args.batch_size}-{args.drop}-{args.threads}"
+        tag = (
+            f"{dataset}-{kind}-{seed}-{args.train}-{args.test}-{args.epochs}-{args.batch_size}-{args.drop}-"
+            f"{args.threads}"
+        )
         tag += f"-{args.kf_model}" if args.kf_model and kind.startswith("knowfree") else ""
         cache = Path(args.cache) / f"{tag}.json"
         if cache.exists():
@@ -200,8 +204,12 @@ def main():
     ap.add_argument("--drop", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--passes", type=int, default=2, help="inference passes (words/s: the best)")
-    ap.add_argument("--cache", default="", help="directory of finished runs (JSON): reused, so seeds can run "
-                    "in parallel processes and a last call prints them all together")
+    ap.add_argument(
+        "--cache",
+        default="",
+        help="directory of finished runs (JSON): reused, so seeds can run "
+        "in parallel processes and a last call prints them all together",
+    )
     ap.add_argument("--kf-model", default="", help="knowfree model overrides, e.g. hidden_size=100,width_embedding=100")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--dataset", default="", help=argparse.SUPPRESS)
@@ -216,30 +224,44 @@ def main():
 
     seeds = [int(s) for s in args.seeds.split(",")]
     models = args.models.split(",")
-    print(f"# {platform.machine()}, {os.cpu_count()} cores (shared with other jobs), python "
-          f"{platform.python_version()}, torch {torch.__version__}; {args.threads} torch/BLAS thread(s) per run")
-    print(f"# each run: fresh process; {args.train} training sentences (same seeded shuffle for all), "
-          f"{args.epochs} epochs, batch {args.batch_size}, Adam 1e-3, drop {args.drop}, strict test F1 "
-          f"after the last epoch on the first {args.test} test sentences (knowfree flat; spancat's "
-          f"overlaps resolved by score); seeds {seeds}; factory default configs (CNN tok2vec) except "
-          f"knowfree_full = max_span_width 0; knowfree overrides: {KF_MODEL or 'none'}")
-    print(f"# words/s: nlp.pipe(batch_size=256) on the test sentences, best of {args.passes}; step: mean CPU seconds per "
-          "nlp.update (times are process CPU time, one thread: the machine is shared); peak RSS of the run's process (growth over RSS after reading the data)", flush=True)
+    print(
+        f"# {platform.machine()}, {os.cpu_count()} cores (shared with other jobs), python "
+        f"{platform.python_version()}, torch {torch.__version__}; {args.threads} torch/BLAS thread(s) per run"
+    )
+    print(
+        f"# each run: fresh process; {args.train} training sentences (same seeded shuffle for all), "
+        f"{args.epochs} epochs, batch {args.batch_size}, Adam 1e-3, drop {args.drop}, strict test F1 "
+        f"after the last epoch on the first {args.test} test sentences (knowfree flat; spancat's "
+        f"overlaps resolved by score); seeds {seeds}; factory default configs (CNN tok2vec) except "
+        f"knowfree_full = max_span_width 0; knowfree overrides: {KF_MODEL or 'none'}"
+    )
+    print(
+        f"# words/s: nlp.pipe(batch_size=256) on the test sentences, best of {args.passes}; step: mean CPU seconds per "
+        "nlp.update (times are process CPU time, one thread: the machine is shared); "
+        "peak RSS of the run's process (growth over RSS after reading the data)",
+        flush=True,
+    )
     datasets = args.datasets.split(",")
     for dataset in datasets:
         _, train, test = load(dataset, args.train, args.test)
         mean_len = statistics.mean(len(d) for d in train)
-        print(f"# {dataset}: {len(train)} train sentences ({mean_len:.1f} words on average, longest "
-              f"{max(len(d) for d in train)}), {len(test)} test ({sum(len(d) for d in test)} words)", flush=True)
+        print(
+            f"# {dataset}: {len(train)} train sentences ({mean_len:.1f} words on average, longest "
+            f"{max(len(d) for d in train)}), {len(test)} test ({sum(len(d) for d in test)} words)",
+            flush=True,
+        )
     results = {}
     for n_done, seed in enumerate(seeds, 1):
         for dataset in datasets:
             for kind in models:
                 r = run_one(args, dataset, kind, seed)
                 results.setdefault(dataset, {}).setdefault(kind, []).append(r)
-                print(f"  {dataset} seed {seed} {kind:<14} F1 {r['f1']:6.2f}  step {r['step_s']:.3f}s  "
-                      f"{r['wps']:8.0f} words/s  peak {r['rss_mb']:.0f} MB"
-                      + (f"  width {r['width']}" if "width" in r else ""), flush=True)
+                print(
+                    f"  {dataset} seed {seed} {kind:<14} F1 {r['f1']:6.2f}  step {r['step_s']:.3f}s  "
+                    f"{r['wps']:8.0f} words/s  peak {r['rss_mb']:.0f} MB"
+                    + (f"  width {r['width']}" if "width" in r else ""),
+                    flush=True,
+                )
         print(f"\n### after {n_done} seed(s)")
         for dataset in datasets:
             summarise(dataset, results[dataset])
@@ -249,33 +271,48 @@ def summarise(dataset, results):
     print(f"\n| {dataset} | test F1 | training step (s) | inference words/s | peak RSS MB (growth) |")
     print("|---|---|---|---|---|")
     for kind, rs in results.items():
-        col = lambda k: [r[k] for r in rs]  # noqa: E731
-        print(f"| {kind} | {mean_sd(col('f1'))} | {mean_sd(col('step_s'), '{:.3f}')} | "
-              f"{mean_sd(col('wps'), '{:.0f}')} | {statistics.mean(col('rss_mb')):.0f} "
-              f"({statistics.mean(col('rss_growth_mb')):.0f}) |")
+
+        def col(k, rs=rs):
+            return [r[k] for r in rs]
+
+        print(
+            f"| {kind} | {mean_sd(col('f1'))} | {mean_sd(col('step_s'), '{:.3f}')} | "
+            f"{mean_sd(col('wps'), '{:.0f}')} | {statistics.mean(col('rss_mb')):.0f} "
+            f"({statistics.mean(col('rss_growth_mb')):.0f}) |"
+        )
     m = {k: {key: statistics.mean(r[key] for r in rs) for key in ("f1", "step_s", "wps")} for k, rs in results.items()}
     if "knowfree" in m:
         kf = m["knowfree"]
         print()
         if "spancat" in m:
             ratio = kf["wps"] / m["spancat"]["wps"]
-            print(f"  knowfree inference / spancat's words/s: {ratio:.2f}x (target >= 0.5: "
-                  f"{'met' if ratio >= 0.5 else 'NOT met'})")
+            print(
+                f"  knowfree inference / spancat's words/s: {ratio:.2f}x (target >= 0.5: "
+                f"{'met' if ratio >= 0.5 else 'NOT met'})"
+            )
         if "ner" in m:
             ratio = kf["step_s"] / m["ner"]["step_s"]
             print(f"  knowfree training step / ner's: {ratio:.2f}x (target <= 3: {'met' if ratio <= 3 else 'NOT met'})")
             gain = kf["f1"] - m["ner"]["f1"]
-            print(f"  knowfree F1 - ner F1: {gain:+.2f}; per F1 point over ner: "
-                  + (f"+{100 * (kf['step_s'] / m['ner']['step_s'] - 1) / gain:.0f}% of ner's training time and "
-                     f"+{100 * (m['ner']['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
-                     if gain > 0 else "no gain to pay for"))
+            print(
+                f"  knowfree F1 - ner F1: {gain:+.2f}; per F1 point over ner: "
+                + (
+                    f"+{100 * (kf['step_s'] / m['ner']['step_s'] - 1) / gain:.0f}% of ner's training time and "
+                    f"+{100 * (m['ner']['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
+                    if gain > 0
+                    else "no gain to pay for"
+                )
+            )
         if "knowfree_full" in m:
             full = m["knowfree_full"]
             diff = kf["f1"] - full["f1"]
-            print(f"  knowfree default - full L×L F1: {diff:+.2f} (target within 0.3: "
-                  f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}); speed-up over full: "
-                  f"inference {kf['wps'] / full['wps']:.2f}x, training step {full['step_s'] / kf['step_s']:.2f}x")
+            print(
+                f"  knowfree default - full L×L F1: {diff:+.2f} (target within 0.3: "
+                f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}); speed-up over full: "
+                f"inference {kf['wps'] / full['wps']:.2f}x, training step {full['step_s'] / kf['step_s']:.2f}x"
+            )
     sys.stdout.flush()
+
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ Usage: python scripts/fill_configs.py [CONFIG ...]   (default: every training co
 Run it after adding a factory or architecture setting; tests/test_spacy_tools.py checks that
 each shipped config equals its filled version.
 """
+
 import json
 import re
 import sys
@@ -61,6 +62,8 @@ def fill(path: Path) -> int:
 
 
 if __name__ == "__main__":
-    paths = [Path(p) for p in sys.argv[1:]] or sorted(p for p in CONFIGS.glob("*.cfg") if not p.name.startswith("augment"))
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(
+        p for p in CONFIGS.glob("*.cfg") if not p.name.startswith("augment")
+    )
     for p in paths:
         print(f"{p}: {fill(p)} setting(s) added")

@@ -4,6 +4,7 @@ The pipeline is built here: an untrained but initialised ``knowfree_spans`` (nes
 group with scores) after an ``entity_ruler`` (``doc.ents``, no scores). The CLI runs
 in-process through typer's CliRunner, except the test that kills a real process.
 """
+
 import json
 import os
 import signal
@@ -124,7 +125,9 @@ def test_id_field_parquet_with_bad_rows_and_unreadable_file(pipe_dir, tmp_path):
     pq.write_table(pa.table({"text": [1, 2], "key": ["n1", "n2"]}), data / "b.parquet")
     (data / "c.parquet").write_bytes(b"not parquet at all")
     out = tmp_path / "out"
-    result = _invoke(pipe_dir, data, out, "--id-field", "key", "--format", "parquet", "--shard-size", 3, "--include-text")
+    result = _invoke(
+        pipe_dir, data, out, "--id-field", "key", "--format", "parquet", "--shard-size", 3, "--include-text"
+    )
     assert result.exit_code == 0, result.output
     assert "docs in 12 = annotated 8 + errors 4" in result.output
     table = pa.concat_tables([pq.read_table(p) for p in sorted(out.glob("shard-*.parquet"))])
@@ -134,7 +137,12 @@ def test_id_field_parquet_with_bad_rows_and_unreadable_file(pipe_dir, tmp_path):
     assert all(dict(s)["sc"] and dict(s)["sc"][0]["score"] is not None for s in spans)
     errors = _errors(out)
     # the unreadable file first (no line), then bad rows in input order
-    assert [(e["file"], e["line"]) for e in errors] == [("c.parquet", None), ("a.parquet", 5), ("b.parquet", 1), ("b.parquet", 2)]
+    assert [(e["file"], e["line"]) for e in errors] == [
+        ("c.parquet", None),
+        ("a.parquet", 5),
+        ("b.parquet", 1),
+        ("b.parquet", 2),
+    ]
     assert errors[0]["reason"].startswith("[E085]") and errors[1]["reason"].startswith("[E082]")
 
 
@@ -148,7 +156,9 @@ def test_text_input_blank_and_bad_utf8_lines_and_spacy_format(pipe_dir, tmp_path
     nlp = spacy.load(pipe_dir)
     docs = list(DocBin().from_disk(out / "shard-000000.spacy").get_docs(nlp.vocab))
     assert [(d.user_data["id"], d.text) for d in docs] == [
-        ("docs.txt:1", "Ann saw Paris"), ("docs.txt:3", "Bob left"), ("docs.txt:6", "Paris is big")
+        ("docs.txt:1", "Ann saw Paris"),
+        ("docs.txt:3", "Bob left"),
+        ("docs.txt:6", "Paris is big"),
     ]
     assert [e.text for e in docs[0].ents] == ["Paris"] and len(docs[0].spans["sc"]) > 0
     [err] = _errors(out)
@@ -268,8 +278,19 @@ def test_killed_process_then_rerun_gives_every_doc_exactly_once(tmp_path):
     (tmp_path / "in.txt").write_text("".join(f"doc number {i}\n" for i in range(60)), encoding="utf8")
     (tmp_path / "run.py").write_text(textwrap.dedent(SLOW_SCRIPT), encoding="utf8")
     out = tmp_path / "out"
-    args = ["annotate", str(tmp_path / "pipe"), str(tmp_path / "in.txt"), str(out), "--shard-size", "5", "--batch-size", "1"]
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [
+        "annotate",
+        str(tmp_path / "pipe"),
+        str(tmp_path / "in.txt"),
+        str(out),
+        "--shard-size",
+        "5",
+        "--batch-size",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "run.py"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 600  # a loaded machine can take minutes to start the process
     while not (out / ".done" / "shard-000001.json").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -366,7 +387,15 @@ def test_n_process_two_gives_the_same_rows(rule_pipe, tmp_path):
     INTERRUPT.update(after=None, seen=0)
     _jsonl_input(tmp_path / "in.jsonl")
     annotate(str(rule_pipe), str(tmp_path / "in.jsonl"), tmp_path / "a", shard_size=5, progress=False)
-    annotate(str(rule_pipe), str(tmp_path / "in.jsonl"), tmp_path / "b", shard_size=5, n_process=2, batch_size=3, progress=False)
+    annotate(
+        str(rule_pipe),
+        str(tmp_path / "in.jsonl"),
+        tmp_path / "b",
+        shard_size=5,
+        n_process=2,
+        batch_size=3,
+        progress=False,
+    )
     assert len(_rows(tmp_path / "a")) == 12
     assert _rounded(_rows(tmp_path / "a")) == _rounded(_rows(tmp_path / "b"))
     assert _errors(tmp_path / "a") == _errors(tmp_path / "b")
@@ -401,7 +430,9 @@ def test_ray_engine_finishes_a_cut_short_local_run_with_the_same_rows(pipe_dir, 
     (mixed / ".done" / "shard-000000.json").unlink()
     (mixed / "shard-000002.jsonl").unlink()
     (mixed / "errors.jsonl").unlink()
-    again = annotate(str(pipe_dir), str(tmp_path / "in.jsonl"), mixed, shard_size=5, engine="ray", workers=2, progress=False)
+    again = annotate(
+        str(pipe_dir), str(tmp_path / "in.jsonl"), mixed, shard_size=5, engine="ray", workers=2, progress=False
+    )
     # shards of 5, 5, 5 and 1 records: shards 1 and 3 were complete
     assert again["resumed"] == 6 and {k: again[k] for k in totals} == {**totals, "resumed": 6}
     assert _rounded(_rows(mixed)) == _rounded(_rows(local))
@@ -413,7 +444,9 @@ def test_ray_engine_matches_local_from_scratch(pipe_dir, tmp_path, local_ray):
     _jsonl_input(tmp_path / "in.jsonl")
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     totals = annotate(str(pipe_dir), str(tmp_path / "in.jsonl"), local, shard_size=5, progress=False)
-    ray_totals = annotate(str(pipe_dir), str(tmp_path / "in.jsonl"), ray_out, shard_size=5, engine="ray", workers=2, progress=False)
+    ray_totals = annotate(
+        str(pipe_dir), str(tmp_path / "in.jsonl"), ray_out, shard_size=5, engine="ray", workers=2, progress=False
+    )
     assert ray_totals == totals
     assert _rounded(_rows(ray_out)) == _rounded(_rows(local))
     assert _errors(ray_out) == _errors(local)
@@ -424,7 +457,9 @@ def test_ray_engine_parquet_and_text_inputs_match_local(pipe_dir, tmp_path, loca
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"text": [f"{GOOD[i % 5]} {i}" for i in range(23)]}), tmp_path / "a.parquet", row_group_size=5)
+    pq.write_table(
+        pa.table({"text": [f"{GOOD[i % 5]} {i}" for i in range(23)]}), tmp_path / "a.parquet", row_group_size=5
+    )
     (tmp_path / "b.txt").write_text("".join(f"{GOOD[i % 5]}\n" for i in range(17)), encoding="utf8")
     for inp in ("a.parquet", "b.txt"):
         for fmt in ("jsonl", "parquet"):
@@ -435,7 +470,10 @@ def test_ray_engine_parquet_and_text_inputs_match_local(pipe_dir, tmp_path, loca
             if fmt == "jsonl":
                 assert _rounded(_rows(tmp_path / f"l_{inp}_{fmt}")) == _rounded(_rows(tmp_path / f"r_{inp}_{fmt}"))
             else:
-                ta = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / f"l_{inp}_{fmt}").glob("*.parquet"))])
-                tb = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / f"r_{inp}_{fmt}").glob("*.parquet"))])
+                ta = pa.concat_tables(
+                    [pq.read_table(p) for p in sorted((tmp_path / f"l_{inp}_{fmt}").glob("*.parquet"))]
+                )
+                tb = pa.concat_tables(
+                    [pq.read_table(p) for p in sorted((tmp_path / f"r_{inp}_{fmt}").glob("*.parquet"))]
+                )
                 assert ta.column("id").to_pylist() == tb.column("id").to_pylist()
-

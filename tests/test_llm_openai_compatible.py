@@ -2,6 +2,7 @@
 127.0.0.1 in the test (http.server in a thread, canned task answers from ``FakeLLM``): the
 augment workflow end to end through spacy-llm, concurrency, retries after a 500, coded
 errors, the key header. No network."""
+
 import json
 import threading
 import time
@@ -50,7 +51,9 @@ class FakeServer:
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length))
                 with server.lock:
-                    server.requests.append({"path": self.path, "json": payload, "auth": self.headers.get("Authorization")})
+                    server.requests.append(
+                        {"path": self.path, "json": payload, "auth": self.headers.get("Authorization")}
+                    )
                     status = server.fail.pop(0) if server.fail else 200
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -64,7 +67,9 @@ class FakeServer:
                     data = server.body
                 elif self.path.endswith("/chat/completions"):
                     answer = server.fake.respond(payload["messages"][-1]["content"])
-                    data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]}).encode()
+                    data = json.dumps(
+                        {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]}
+                    ).encode()
                 else:
                     answer = server.fake.respond(payload["prompt"])
                     data = json.dumps({"choices": [{"index": 0, "text": answer}]}).encode()
@@ -118,10 +123,14 @@ def test_augment_workflow_end_to_end_against_a_local_server_with_one_retried_500
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with FakeServer(fail=[500], delay=0.02) as server:
         config = load_config(shipped_config(tmp_path, server.url))
-        report = run_augment(corpus, tmp_path / "out", config=config, labels=["PER", "LOC"], steps=STEPS, progress=False, encoder=encoder)
+        report = run_augment(
+            corpus, tmp_path / "out", config=config, labels=["PER", "LOC"], steps=STEPS, progress=False, encoder=encoder
+        )
         # a rerun is answered from spacy-llm's cache: no request reaches the server
         n_before = len(server.requests)
-        run_augment(corpus, tmp_path / "out", config=config, labels=["PER", "LOC"], steps=STEPS, progress=False, encoder=encoder)
+        run_augment(
+            corpus, tmp_path / "out", config=config, labels=["PER", "LOC"], steps=STEPS, progress=False, encoder=encoder
+        )
         assert len(server.requests) == n_before
     # ent, seg, pos per doc (3 x 3), one synonym prompt, 2 explanation prompts (docs with
     # entities; no frozen pipeline, so no extension steps over them), plus the one retry
@@ -135,7 +144,9 @@ def test_augment_workflow_end_to_end_against_a_local_server_with_one_retried_500
     assert {r["json"]["max_tokens"] for r in server.requests} >= {128, 256}  # per-step [max_new_tokens]
     assert server.max_in_flight >= 2  # concurrent requests
     fused = list(DocBin().from_disk(tmp_path / "out" / "fused.spacy").get_docs(spacy.blank("en").vocab))
-    assert {("Alice", "ENT:thing"), ("Paris", "ENT:thing"), ("Alice", "SEG")} <= {(s.text, s.label_) for s in fused[0].spans["ext"]}
+    assert {("Alice", "ENT:thing"), ("Paris", "ENT:thing"), ("Alice", "SEG")} <= {
+        (s.text, s.label_) for s in fused[0].spans["ext"]
+    }
     assert report["extension_labels"]["ENT:thing"] == 4  # Alice, Paris, Bob, Rome (the fake tags capitalised words)
     assert report["tasks"]["explain"]["docs"] == 2
 
@@ -144,8 +155,18 @@ def test_augment_cli_against_a_local_server(tmp_path, corpus):
     with FakeServer() as server:
         result = CliRunner().invoke(
             register_commands(),
-            ["augment", str(corpus), str(tmp_path / "cli"), "--model-config", str(shipped_config(tmp_path, server.url)),
-             "--model", "llama3:8b", "--steps", "ent,seg", "--quiet"],
+            [
+                "augment",
+                str(corpus),
+                str(tmp_path / "cli"),
+                "--model-config",
+                str(shipped_config(tmp_path, server.url)),
+                "--model",
+                "llama3:8b",
+                "--steps",
+                "ent,seg",
+                "--quiet",
+            ],
         )
     assert result.exit_code == 0, result.output
     assert "ENT:thing" in result.output and (tmp_path / "cli" / "fused.spacy").exists()

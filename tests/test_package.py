@@ -1,4 +1,5 @@
 """`python -m spacy_gner package` around a tiny local checkpoint standing in for a hub name."""
+
 import json
 import subprocess
 import sys
@@ -13,13 +14,23 @@ def _run(*args):
 
 
 def test_package_builds_pipeline_with_requirement(tiny_t5_dir, tmp_path):
-    _run("-m", "spacy_gner", "package", str(tiny_t5_dir), str(tmp_path), "--name", "gner_tiny",
-         "--labels", "person,location", "--build", "none")
+    _run(
+        "-m",
+        "spacy_gner",
+        "package",
+        str(tiny_t5_dir),
+        str(tmp_path),
+        "--name",
+        "gner_tiny",
+        "--labels",
+        "person,location",
+        "--build",
+        "none",
+    )
     meta = json.loads((tmp_path / "en_gner_tiny-pipeline" / "meta.json").read_text())
     assert any(req.startswith("spacy-gner") for req in meta["requirements"])
-    code = (
-        "import spacy; nlp = spacy.load(%r); "
-        "print(nlp.pipe_names, nlp.get_pipe('gner_generator').labels)" % str(tmp_path / "en_gner_tiny-pipeline")
+    code = "import spacy; nlp = spacy.load(%r); print(nlp.pipe_names, nlp.get_pipe('gner_generator').labels)" % str(
+        tmp_path / "en_gner_tiny-pipeline"
     )
     out = _run("-c", code).stdout
     assert "['gner_generator'] ('person', 'location')" in out
@@ -27,8 +38,9 @@ def test_package_builds_pipeline_with_requirement(tiny_t5_dir, tmp_path):
 
 @pytest.mark.slow
 def test_packaged_pipeline_installs_and_loads_by_name(tiny_t5_dir, tmp_path):
-    _run("-m", "spacy_gner", "package", str(tiny_t5_dir), str(tmp_path), "--name", "gner_tiny_pkg",
-         "--labels", "person")
+    _run(
+        "-m", "spacy_gner", "package", str(tiny_t5_dir), str(tmp_path), "--name", "gner_tiny_pkg", "--labels", "person"
+    )
     sdist = next(tmp_path.glob("en_gner_tiny_pkg-*/dist/*.tar.gz"))
     _run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", str(sdist))
     try:
@@ -59,7 +71,9 @@ def metrics_file(tmp_path):
     nlp.add_pipe("entity_ruler").add_patterns([{"label": "person", "pattern": "Ann"}])
     nlp.to_disk(tmp_path / "ruler")
     data = tmp_path / "dev.txt"
-    data.write_text("Ann\tB-person\nsaw\tO\nBo\tB-person\n\nAnn\tB-person\nran\tO\n\nit\tO\nrained\tO\n", encoding="utf8")
+    data.write_text(
+        "Ann\tB-person\nsaw\tO\nBo\tB-person\n\nAnn\tB-person\nran\tO\n\nit\tO\nrained\tO\n", encoding="utf8"
+    )
     result = _cli("evaluate", tmp_path / "ruler", data, "--output", tmp_path / "metrics.json", "--quiet")
     assert result.exit_code == 0, result.output
     return tmp_path / "metrics.json"
@@ -76,8 +90,25 @@ def test_package_describes_itself_and_keeps_its_decoding(tiny_t5_dir, tmp_path, 
         "---\nlicense: apache-2.0\nbase_model: google/flan-t5-large\nlanguage: en\n---\n# GNER-T5\n", encoding="utf8"
     )
     out = tmp_path / "pkg"
-    result = _cli("package", ckpt, out, "--name", "gner_tiny", "--labels", "person,location", "--build", "none",
-                  "--decoding", "constrained", "--beam-size", "2", "--batch-size", "3", "--eval-file", metrics_file)
+    result = _cli(
+        "package",
+        ckpt,
+        out,
+        "--name",
+        "gner_tiny",
+        "--labels",
+        "person,location",
+        "--build",
+        "none",
+        "--decoding",
+        "constrained",
+        "--beam-size",
+        "2",
+        "--batch-size",
+        "3",
+        "--eval-file",
+        metrics_file,
+    )
     assert result.exit_code == 0, result.output
     assert "W600" not in result.output
     pipe_dir = out / "en_gner_tiny-pipeline"
@@ -117,8 +148,12 @@ def test_package_states_unknown_licence_plainly_and_refuses_bad_input(tiny_t5_di
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"average": {}}', encoding="utf8")
-    for args, code in ((["--eval-file", bad], "E604"), (["--eval-file", tmp_path / "none.json"], "E604"),
-                       (["--decoding", "sampling"], "E031"), (["--beam-size", "0"], "E031")):
+    for args, code in (
+        (["--eval-file", bad], "E604"),
+        (["--eval-file", tmp_path / "none.json"], "E604"),
+        (["--decoding", "sampling"], "E031"),
+        (["--beam-size", "0"], "E031"),
+    ):
         result = _cli("package", tiny_t5_dir, tmp_path / "c", "--build", "none", *args)
         assert result.exit_code == 1 and code in result.output, result.output
         assert not (tmp_path / "c").exists()  # refused before anything is written

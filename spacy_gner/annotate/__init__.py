@@ -4,6 +4,7 @@
 markers and the manifest, ``run`` holds ``annotate()`` and its two engines (local
 ``nlp.pipe`` and Ray Data). Nothing here imports ray, pyarrow or torch at import time.
 """
+
 from .inputs import AnnotateError, find_inputs, plan_shards, read_shard
 from .output import doc_to_row
 from .run import annotate

@@ -12,6 +12,7 @@ Reading a shard yields ``("doc", id, text)`` or ``("error", {"file", "line", "re
 nothing is dropped. Ids are the ``--id-field`` value (as a string) or ``"<file>:<line>"``
 (the file relative to the input root, the 1-based line or row).
 """
+
 import glob
 import json
 import os
@@ -44,14 +45,18 @@ def find_inputs(spec: str, input_format: str = "auto") -> List[Dict[str, Any]]:
     (recursively, hidden ones skipped): .jsonl/.ndjson/.jsonlines, .parquet/.pq, .txt/.text;
     a file named directly with another suffix is text unless ``input_format`` says otherwise."""
     if input_format != "auto" and input_format not in FORMATS:
-        raise AnnotateError(Errors.E075.format(option="--input-format", value=input_format, choices="auto, " + ", ".join(FORMATS)))
+        raise AnnotateError(
+            Errors.E075.format(option="--input-format", value=input_format, choices="auto, " + ", ".join(FORMATS))
+        )
     path = Path(spec)
     if path.is_file():
         files, root = [path], path.parent
     elif path.is_dir():
         files = [
-            p for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in SUFFIXES
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         ]
         root = path
@@ -112,7 +117,9 @@ def _count_parquet(path: str, shard_size: int, first_offset: int) -> Tuple[List[
     return pieces, rows
 
 
-def plan_shards(files: List[Dict[str, Any]], shard_size: int) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], List[int]]:
+def plan_shards(
+    files: List[Dict[str, Any]], shard_size: int
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], List[int]]:
     """``(shards, file_errors, records_per_file)``. Each shard: ``{"index", "n",
     "segments": [[file_index, start, end, first_line, n], ...]}``. A file that cannot be
     read becomes one error ``{"file", "line": None, "reason"}`` and contributes no shard."""
@@ -147,7 +154,14 @@ def _one_line(err: BaseException) -> str:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _from_fields(obj: Any, file: str, line: int, text_field: str, id_field: Optional[str]) -> Record:
@@ -171,7 +185,9 @@ def _from_fields(obj: Any, file: str, line: int, text_field: str, id_field: Opti
     return ("doc", f"{file}:{line}", text)
 
 
-def _read_lines(f: Dict[str, Any], start: int, end: int, first_line: int, text_field: str, id_field: Optional[str]) -> Iterator[Record]:
+def _read_lines(
+    f: Dict[str, Any], start: int, end: int, first_line: int, text_field: str, id_field: Optional[str]
+) -> Iterator[Record]:
     with open(f["path"], "rb") as fh:
         fh.seek(start)
         pos = start
@@ -187,7 +203,11 @@ def _read_lines(f: Dict[str, Any], start: int, end: int, first_line: int, text_f
             try:
                 line = raw.decode("utf8").rstrip("\r\n")
             except UnicodeDecodeError as err:
-                yield ("error", {"file": f["name"], "line": line_no, "reason": Errors.E084.format(err=_one_line(err))}, None)
+                yield (
+                    "error",
+                    {"file": f["name"], "line": line_no, "reason": Errors.E084.format(err=_one_line(err))},
+                    None,
+                )
                 continue
             if f["format"] == "text":
                 yield ("doc", f"{f['name']}:{line_no}", line)
@@ -195,12 +215,18 @@ def _read_lines(f: Dict[str, Any], start: int, end: int, first_line: int, text_f
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                yield ("error", {"file": f["name"], "line": line_no, "reason": Errors.E080.format(err=_one_line(err))}, None)
+                yield (
+                    "error",
+                    {"file": f["name"], "line": line_no, "reason": Errors.E080.format(err=_one_line(err))},
+                    None,
+                )
                 continue
             yield _from_fields(obj, f["name"], line_no, text_field, id_field)
 
 
-def _read_parquet(f: Dict[str, Any], start: int, end: int, text_field: str, id_field: Optional[str]) -> Iterator[Record]:
+def _read_parquet(
+    f: Dict[str, Any], start: int, end: int, text_field: str, id_field: Optional[str]
+) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(f["path"])
@@ -222,7 +248,9 @@ def _read_parquet(f: Dict[str, Any], start: int, end: int, text_field: str, id_f
             break
 
 
-def read_shard(files: List[Dict[str, Any]], shard: Dict[str, Any], text_field: str = "text", id_field: Optional[str] = None) -> Iterator[Record]:
+def read_shard(
+    files: List[Dict[str, Any]], shard: Dict[str, Any], text_field: str = "text", id_field: Optional[str] = None
+) -> Iterator[Record]:
     """Every record of ``shard``, in input order (see the module docstring)."""
     for file_index, start, end, first_line, _ in shard["segments"]:
         f = files[file_index]

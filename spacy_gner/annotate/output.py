@@ -8,6 +8,7 @@ its done marker exist; each is written under a temporary name and renamed, the d
 first, so a run killed at any moment leaves complete shards and temporary files only, and
 a rerun redoes every shard that is not complete (under the same name: nothing twice).
 """
+
 import hashlib
 import json
 import os
@@ -62,7 +63,9 @@ def doc_to_row(doc, doc_id: str, include_text: bool = False) -> Dict[str, Any]:
 def parquet_schema(include_text: bool):
     import pyarrow as pa
 
-    span = pa.struct([("start_char", pa.int64()), ("end_char", pa.int64()), ("label", pa.string()), ("score", pa.float64())])
+    span = pa.struct(
+        [("start_char", pa.int64()), ("end_char", pa.int64()), ("label", pa.string()), ("score", pa.float64())]
+    )
     fields = [("id", pa.string())] + ([("text", pa.string())] if include_text else [])
     fields += [("entities", pa.list_(span)), ("spans", pa.map_(pa.string(), pa.list_(span)))]
     return pa.schema(fields)
@@ -115,6 +118,7 @@ class ShardStore:
         """Write shard ``index`` (data file, then its done marker); returns the marker."""
         path = self.data_path(index)
         if self.fmt == "jsonl":
+
             def write(fh):
                 for row in items:
                     fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf8"))
@@ -133,6 +137,7 @@ class ShardStore:
 
             def write(fh):
                 fh.write(data)
+
         _write_atomic(path, write)
         marker = {"shard": index, "file": path.name, "docs": len(items), "errors": list(errors)}
         self.done_path(index).parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +216,9 @@ def prepare_output(output: Path, manifest: Dict[str, Any], overwrite: bool) -> N
     write_json_atomic(output / MANIFEST, manifest)
 
 
-def finish(store: ShardStore, manifest: Dict[str, Any], n_shards: int, file_errors: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+def finish(
+    store: ShardStore, manifest: Dict[str, Any], n_shards: int, file_errors: Iterable[Dict[str, Any]]
+) -> Dict[str, Any]:
     """Once every shard is complete: write ``errors.jsonl`` (file errors, then each shard's
     bad lines in input order) and the final manifest with the totals; returns the totals."""
     annotated = 0

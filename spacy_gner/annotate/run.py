@@ -14,6 +14,7 @@ Two engines fill the same shards (so a run started with one may be resumed with 
   fails a whole ``read_json``, its rows carry no line numbers (the default ids and the
   error report need them) and its writers name files by task, which cannot be resumed.
 """
+
 import json
 import os
 import sys
@@ -66,8 +67,15 @@ def _progress(total: int, initial: int, show: Optional[bool]):
     from tqdm import tqdm
 
     # disable=None: tqdm shows the bar on a terminal only
-    return tqdm(total=total, initial=initial, unit="doc", disable=None if show is None else not show,
-                smoothing=0.1, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="doc",
+        disable=None if show is None else not show,
+        smoothing=0.1,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
 
 
 def annotate(
@@ -99,7 +107,12 @@ def annotate(
         raise AnnotateError(Errors.E075.format(option="--engine", value=engine, choices=", ".join(ENGINES)))
     if fmt not in OUTPUT_FORMATS:
         raise AnnotateError(Errors.E075.format(option="--format", value=fmt, choices=", ".join(OUTPUT_FORMATS)))
-    for option, value in (("--batch-size", batch_size), ("--shard-size", shard_size), ("--n-process", n_process), ("--workers", workers)):
+    for option, value in (
+        ("--batch-size", batch_size),
+        ("--shard-size", shard_size),
+        ("--n-process", n_process),
+        ("--workers", workers),
+    ):
         _check_positive(option, value)
     if gpus_per_worker < 0:
         raise AnnotateError(Errors.E076.format(option="--gpus-per-worker", minimum=0, value=gpus_per_worker))
@@ -161,13 +174,34 @@ def annotate(
     bar = _progress(total, resumed, progress)
     try:
         if engine == "local":
-            run_local(nlp, files, pending, store, bar, text_field=text_field, id_field=id_field,
-                      batch_size=batch_size, n_process=n_process, component_cfg=component_cfg)
+            run_local(
+                nlp,
+                files,
+                pending,
+                store,
+                bar,
+                text_field=text_field,
+                id_field=id_field,
+                batch_size=batch_size,
+                n_process=n_process,
+                component_cfg=component_cfg,
+            )
         else:
             del nlp  # the actors load their own copies
-            run_ray(pipeline, files, pending, store, bar, text_field=text_field, id_field=id_field,
-                    batch_size=batch_size, workers=workers, gpus_per_worker=gpus_per_worker,
-                    address=address, component_cfg=component_cfg)
+            run_ray(
+                pipeline,
+                files,
+                pending,
+                store,
+                bar,
+                text_field=text_field,
+                id_field=id_field,
+                batch_size=batch_size,
+                workers=workers,
+                gpus_per_worker=gpus_per_worker,
+                address=address,
+                component_cfg=component_cfg,
+            )
     except KeyboardInterrupt:
         bar.close()
         done = sum(store.is_complete(s["index"]) for s in shards)
@@ -178,7 +212,9 @@ def annotate(
     return {**totals, "resumed": resumed, "shards": len(shards)}
 
 
-def run_local(nlp, files, pending, store: ShardStore, bar, *, text_field, id_field, batch_size, n_process, component_cfg) -> None:
+def run_local(
+    nlp, files, pending, store: ShardStore, bar, *, text_field, id_field, batch_size, n_process, component_cfg
+) -> None:
     """One ``nlp.pipe`` stream over the pending shards; each shard is written as soon as
     its last doc is back (the records of a shard are read together, so at most the
     shards in flight are held in memory). ``n_process > 1`` forks (spaCy's
@@ -202,7 +238,9 @@ def run_local(nlp, files, pending, store: ShardStore, bar, *, text_field, id_fie
             state[shard["index"]] = {"expected": len(good), "items": [], "errors": errors}
             yield from good
 
-    stream = nlp.pipe(records(), as_tuples=True, batch_size=batch_size, n_process=n_process, component_cfg=component_cfg)
+    stream = nlp.pipe(
+        records(), as_tuples=True, batch_size=batch_size, n_process=n_process, component_cfg=component_cfg
+    )
     for doc, (index, doc_id) in stream:
         st = state[index]
         st["items"].append(store.item(doc, doc_id))
@@ -212,7 +250,9 @@ def run_local(nlp, files, pending, store: ShardStore, bar, *, text_field, id_fie
             del state[index]
 
 
-def annotate_shard(nlp, files, shard, store: ShardStore, *, text_field, id_field, batch_size, component_cfg) -> Dict[str, Any]:
+def annotate_shard(
+    nlp, files, shard, store: ShardStore, *, text_field, id_field, batch_size, component_cfg
+) -> Dict[str, Any]:
     """Read, annotate and write one shard; returns its done marker."""
     good = []
     errors = []
@@ -262,7 +302,21 @@ class ShardAnnotator:
         return {k: numpy.asarray(v, dtype=numpy.int64) for k, v in out.items()}
 
 
-def run_ray(pipeline, files, pending, store: ShardStore, bar, *, text_field, id_field, batch_size, workers, gpus_per_worker, address, component_cfg) -> None:
+def run_ray(
+    pipeline,
+    files,
+    pending,
+    store: ShardStore,
+    bar,
+    *,
+    text_field,
+    id_field,
+    batch_size,
+    workers,
+    gpus_per_worker,
+    address,
+    component_cfg,
+) -> None:
     """The pending shards through a Ray Data actor pool (see the module docstring). Joins
     ``address`` (or ``RAY_ADDRESS``), else an already initialised Ray, else starts one."""
     import logging

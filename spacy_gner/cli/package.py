@@ -14,6 +14,7 @@ types, the decoding it was packaged with (``--decoding``, ``--beam-size``,
 and, with ``--eval-file`` (the JSON of ``python -m spacy_gner evaluate --output``), the
 scores under ``performance`` and per dataset under ``evaluation``.
 """
+
 import json
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -159,10 +160,16 @@ def _notes(base: Dict[str, Any], decoding: Dict[str, Any], evaluation: Optional[
         "### Decoding",
         "",
         ", ".join(f"{k} = {v}" for k, v in decoding.items())
-        + " (packaged config; change with `spacy.load(name, config={\"components\": {\"gner_generator\": {...}}})`).",
+        + ' (packaged config; change with `spacy.load(name, config={"components": {"gner_generator": {...}}})`).',
     ]
     if evaluation:
-        lines += ["", f"### Evaluation ({evaluation['file']})", "", "| dataset | docs | strict F1 |", "| --- | ---: | ---: |"]
+        lines += [
+            "",
+            f"### Evaluation ({evaluation['file']})",
+            "",
+            "| dataset | docs | strict F1 |",
+            "| --- | ---: | ---: |",
+        ]
         for name, r in evaluation["datasets"].items():
             f = (r.get("strict") or {}).get("f")
             lines.append(f"| {name} | {r.get('docs')} | {'-' if f is None else f'{100 * f:.2f}'} |")
@@ -181,8 +188,14 @@ def package_cli(
     decoding: str = typer.Option("free", "--decoding", help="free or constrained (written into the packaged config)"),
     beam_size: int = typer.Option(1, "--beam-size", help="Beam size the package decodes with"),
     batch_size: int = typer.Option(8, "--batch-size", help="Prompts per generate call in the package"),
-    eval_file: Optional[Path] = typer.Option(None, "--eval-file", help="JSON of 'python -m spacy_gner evaluate --output': scores go into meta.json and the README"),
-    license_name: Optional[str] = typer.Option(None, "--license", help="Licence to state (default: the base model's, read from its model card)"),
+    eval_file: Optional[Path] = typer.Option(
+        None,
+        "--eval-file",
+        help="JSON of 'python -m spacy_gner evaluate --output': scores go into meta.json and the README",
+    ),
+    license_name: Optional[str] = typer.Option(
+        None, "--license", help="Licence to state (default: the base model's, read from its model card)"
+    ),
 ) -> None:
     import spacy
     from spacy.cli.package import generate_readme, package

@@ -145,7 +145,8 @@ def score_cli(
     tokenizer: Optional[str] = typer.Option(
         None,
         "--tokenizer",
-        help="Tokenizer (hub name or local directory) for back-tokenizing the input words, as the GNER evaluator's --tokenizer-path; default: none",
+        help="Tokenizer (hub name or local directory) for back-tokenizing the input words, "
+        "as the GNER evaluator's --tokenizer-path; default: none",
     ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Write the figures (fractions) to this JSON file"

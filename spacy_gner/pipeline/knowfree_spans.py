@@ -275,7 +275,8 @@ class KnowFreeSpans(TrainablePipe):
             warnings.warn(
                 Warnings.W301.format(
                     width=width, setting=setting, n_target=len(long_targets), n_ext=n_ext, examples=examples or "none"
-                )
+                ),
+                stacklevel=2,
             )
 
     # --- training -------------------------------------------------------------------
