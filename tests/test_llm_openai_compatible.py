@@ -55,12 +55,12 @@ class FakeServer:
                         {"path": self.path, "json": payload, "auth": self.headers.get("Authorization")}
                     )
                     status = server.fail.pop(0) if server.fail else 200
+                    server.statuses.append(status)  # in the order the statuses were handed out
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 time.sleep(server.delay)
                 with server.lock:
                     server.in_flight -= 1
-                    server.statuses.append(status)
                 if status != 200:
                     data = json.dumps({"error": {"message": f"canned failure {status}"}}).encode()
                 elif server.body is not None:
