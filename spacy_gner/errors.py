@@ -34,6 +34,10 @@ class Warnings(metaclass=ErrorsWithCodes):
             "Train knowfree_spans on the fused corpus first, then rerun with that pipeline.")
     W403 = ("The sentence encoder {name!r} could not be loaded through sentence-transformers "
             "({err}); falling back to transformers with mean pooling.")
+    # --- constrained decoding (W5xx) ---
+    W500 = ("Constrained decoding stopped {n} sentence(s) at max_new_tokens={limit} before their "
+            "last word (first: {example!r}): the words after the cut were tagged O. Leave the cap "
+            "out (the budget then comes from each sentence) or raise it.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
@@ -158,3 +162,6 @@ class Errors(metaclass=ErrorsWithCodes):
             "with beam_size {beam_size}.")
     E506 = ("Internal error in constrained decoding: a token was decoded after the end of the "
             "target. Please report it with the model and tokenizer used.")
+    E520 = ("The tags {a!r} and {b!r} tokenize to the same ids (or one to a prefix of the other's) "
+            "with this tokenizer, so constrained decoding could not tell them apart: rename one of "
+            "the two labels with characters the tokenizer keeps (e.g. ASCII letters).")
