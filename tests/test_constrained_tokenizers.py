@@ -185,3 +185,17 @@ def test_labels_the_tokenizer_cannot_tell_apart_are_refused(tokenizers):
     tok, _ = tokenizers["sp_t5"]
     with pytest.raises(ValueError, match=r"E520.*per☃.*per☂|E520.*per☂.*per☃"):
         constrained_decode(None, tok, ["p"], [["Ann"]], [["per☃", "per☂"]], seq2seq=True)
+
+
+@pytest.mark.parametrize("family", ["sp_t5", "sp_llama", "llama3_bpe"])
+def test_training_targets_are_the_forced_ids(tokenizers, family):
+    """What ``gner_generator`` trains on (``HFGenerator.encode_target`` of the target string)
+    is what constrained decoding forces, so a model trained here decodes as it was taught."""
+    from spacy_gner.ml.generator import HFGenerator
+
+    tok, seq2seq = tokenizers[family]
+    gen = HFGenerator(_tiny_model(tok, seq2seq), tok, {"device": "cpu"})
+    assert gen.seq2seq == seq2seq
+    for words, _, tags in _examples(17, 60):
+        trained = gen.encode_target(build_target(words, tags), 10**6)
+        assert trained == encode_target(tok, words, tags, seq2seq=seq2seq), (family, words, tags)
