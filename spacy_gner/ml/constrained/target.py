@@ -36,6 +36,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from ...errors import Errors
 
 UNIT_CONTEXT = "x(O)"
+_CACHE_LIMIT = 200_000
 
 
 def target_segments(words: Sequence[str], tags: Sequence[str], *, leading_space: bool = False) -> List[str]:
@@ -88,6 +89,8 @@ def unit_ids(
         else:
             out[tag] = hit
     if todo:
+        if len(cache) > _CACHE_LIMIT:  # (1 + 2 x labels) entries per distinct word: keep it bounded
+            cache.clear()
         texts = [unit_text(word, t, first=first, leading_space=leading_space) for t in todo]
         if first:
             got = tokenizer(texts, add_special_tokens=False)["input_ids"]
