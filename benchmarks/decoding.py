@@ -62,7 +62,7 @@ import common  # noqa: E402
 
 from spacy_gner.corpora import read_conll  # noqa: E402
 from spacy_gner.ml.constrained import constrained_decode, encode_target  # noqa: E402
-from spacy_gner.ml.generator import HFGenerator, tags_from_generation  # noqa: E402
+from spacy_gner.ml.generator import HFGenerator  # noqa: E402
 from spacy_gner.schema.bio import bio_to_spans  # noqa: E402
 from spacy_gner.schema.prompt import build_prompt, shuffle_labels  # noqa: E402
 from spacy_gner.scoring import score_spans  # noqa: E402
@@ -317,7 +317,8 @@ def main():
     print(
         f"passes_ratio={free_p / spec_p:.2f} speedup_b1={sps[('speculative', 1)] / sps[('free', 1)]:.2f} "
         f"speedup_b16={sps[('speculative', 16)] / sps[('free', 16)]:.2f} identical={str(identical).lower()} "
-        f"f1_free={f1(gold, results[('free', 1)][0]):.4f} f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f} "
+        f"f1_free={f1(gold, results[('free', 1)][0]):.4f} "
+        f"f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f} "
         f"exact_sp={exact_sp:.4f} exact_bpe={exact_bpe:.4f}"
     )
 

@@ -139,6 +139,7 @@ def constrained_decode(
     cut = [i for i in todo if results[i].truncated]
     if cut:
         warnings.warn(
-            Warnings.W500.format(n=len(cut), limit=max_new_tokens, example=" ".join(words_batch[cut[0]])[:60])
+            Warnings.W500.format(n=len(cut), limit=max_new_tokens, example=" ".join(words_batch[cut[0]])[:60]),
+            stacklevel=2,
         )
     return results  # type: ignore[return-value]

@@ -3,10 +3,11 @@
 Greedy, defined
     Token-level greedy under the constraint: at every target position the next token is the
     argmax of the model's logits over the tokens the constraint allows there (one token
-    where forced; the children of the current node of the word's trie over its candidate
-    units that lead to an allowed tag, where they branch). Ties go to the smaller position in the
-    allowed list (the tokens' order in the word's trie). ``speculative=False`` runs it literally, one decoder pass per target
-    token with the KV cache; ``speculative=True`` decides the same tokens in fewer passes
+    where forced; where a word's candidate units branch, the children of the current node
+    of its trie that lead to an allowed tag). Ties go to the smaller position in the allowed
+    list (the tokens' order in the word's trie). ``speculative=False`` runs it literally, one
+    decoder pass per target token with the KV cache; ``speculative=True`` decides the same
+    tokens in fewer passes
     (``speculative.py``).
 
 Each pass: every active sentence feeds its undecided context plus its draft; the logits

@@ -125,7 +125,9 @@ class Program:
     def build(cls, tokenizer, words, labels, prefix, end, leading_space: bool) -> "Program":
         cands = candidate_tags(labels)
         tries = [
-            build_trie(unit_ids(tokenizer, w, cands, first=i == 0, leading_space=leading_space), prefix if i == 0 else ())
+            build_trie(
+                unit_ids(tokenizer, w, cands, first=i == 0, leading_space=leading_space), prefix if i == 0 else ()
+            )
             for i, w in enumerate(words)
         ]
         return cls(list(words), tries, tuple(end) if words else tuple(prefix) + tuple(end), tuple(prefix))
