@@ -13,18 +13,27 @@ by the training settings; delete it to retrain.
 
 Measured on the same dev sentences (the first ``--n`` of ``dev.txt`` with 1..40 words):
 
-* free: ``model.generate`` (greedy), parse ``word(label)``, hierarchical matching with
-  back-tokenization, BIO repair (the ``decoding = "free"`` path of ``gner_generator``);
+* free: ``HFGenerator.generate_tags(..., decoding="free")``, the component's own path
+  (``generate`` greedy, parse ``word(label)``, hierarchical matching with
+  back-tokenization, BIO repair);
 * constrained: ``constrained_decode(..., speculative=False)``: one decoder pass per token;
 * speculative: ``constrained_decode(..., speculative=True)``.
 
-Sequential decoder passes per sentence (free: generated length; at batch 16, the passes
-of the batch a sentence is in), sentences/s at batch 1 and 16, strict F1 (entity-level,
-exact boundaries and type). ``identical`` = speculative tags equal token-by-token tags for
-every sentence at both batch sizes. Ends with one line:
-``passes_ratio=… speedup_b1=… speedup_b16=… identical=… f1_free=… f1_constrained=…``
-(passes_ratio: free / speculative passes per sentence at batch 1; speedups: speculative vs
-free sentences/s).
+Passes are counted the same way for every method: for each sentence, the sequential
+decoder passes made while it was unfinished (free: the tokens it generated up to and
+including its EOS, read at batch 1, where ``generate`` reports each sentence's own length;
+greedy generation of a sentence does not depend on its batch, so the count holds at batch
+16 too; constrained: the passes its row took part in). Sentences/s at batch 1 and 16,
+strict F1 (entity-level, exact boundaries and type). ``identical`` = speculative tags
+equal token-by-token tags for every sentence at both batch sizes. ``exact_sp`` /
+``exact_bpe``: the fraction of the dev sentences, with their gold tags, whose forced ids
+(``encode_target``, what constrained decoding forces) equal the whole-string tokenization
+(what training uses), for a SentencePiece unigram tokenizer (T5Tokenizer, vocab
+``--exact-vocab``) and a byte-level BPE (GPT-2 pre-tokenizer, decoder-only target) trained
+here on the CoNLL training sentences. Ends with one line:
+``passes_ratio=… speedup_b1=… speedup_b16=… identical=… f1_free=… f1_constrained=…
+exact_sp=… exact_bpe=…`` (passes_ratio: free / speculative passes per sentence at batch 1;
+speedups: speculative vs free sentences/s).
 
 With ``--pipeline DIR`` the model is instead the backbone of a trained ``gner_generator``
 pipeline (e.g. SmolLM2-135M fine-tuned by ``generator_accuracy.py --save DIR``), prompted
@@ -53,7 +62,7 @@ import common  # noqa: E402
 
 from spacy_gner.corpora import read_conll  # noqa: E402
 from spacy_gner.ml.constrained import constrained_decode, encode_target  # noqa: E402
-from spacy_gner.ml.generator import HFGenerator, tags_from_generation  # noqa: E402
+from spacy_gner.ml.generator import HFGenerator  # noqa: E402
 from spacy_gner.schema.bio import bio_to_spans  # noqa: E402
 from spacy_gner.schema.prompt import build_prompt, shuffle_labels  # noqa: E402
 from spacy_gner.scoring import score_spans  # noqa: E402
@@ -149,29 +158,63 @@ class Setup:
         self.model, self.tok, self.seq2seq, self.max_source = gen.model, gen.tokenizer, gen.seq2seq, max_source
 
 
-def free_decode(su: Setup, idx_all, words_batch, batch_size):
-    """The library's free decoding (``HFGenerator.generate`` + ``tags_from_generation``: parse,
-    hierarchical matching, BIO repair); returns (tags per sentence, passes per sentence)."""
-    longest = "I-" + max(su.labels, key=len)
-    budgets = [len(encode_target(su.tok, w, [longest] * len(w), seq2seq=su.seq2seq)) + 8 for w in words_batch]
-    texts, passes = su.gen.generate(
-        [su.prompts[i] for i in idx_all], budgets, batch_size=batch_size, max_source=su.max_source, return_steps=True
-    )
-    tags = [tags_from_generation(t, w, su.labels, su.gen.back_tokenize) for t, w in zip(texts, words_batch)]
-    return tags, passes
+def free_decode(su: Setup, idx_all, words_batch, batch_size, steps_out=None):
+    """The component's free decoding (``HFGenerator.generate_tags(decoding="free")``); tags per
+    sentence. ``steps_out`` receives what ``generate`` reports per sentence (its own generated
+    length at batch 1)."""
+    gen = su.gen
+    if steps_out is not None:
+        plain = type(gen).generate.__get__(gen)
+
+        def counting(*args, **kwargs):
+            texts, steps = plain(*args, return_steps=True, **kwargs)
+            steps_out.extend(steps)
+            return texts
+
+        gen.generate = counting
+    try:
+        out = gen.generate_tags(
+            [su.prompts[i] for i in idx_all], words_batch, [su.labels] * len(idx_all), batch_size=batch_size,
+            max_source=su.max_source, decoding="free",
+        )
+    finally:
+        gen.__dict__.pop("generate", None)
+    return [tags for tags, _ in out]
 
 
-def run(method, su: Setup, idx, words_batch, batch_size):
+def run(method, su: Setup, idx, words_batch, batch_size, free_passes=None):
+    """(tags, passes per sentence, seconds). Free passes at batch > 1 are ``free_passes`` (the
+    batch-1 counts: see the module docstring)."""
     t0 = time.perf_counter()
     if method == "free":
-        tags, passes = free_decode(su, idx, words_batch, batch_size)
-    else:
-        res = constrained_decode(
-            su.model, su.tok, [""] * len(idx), words_batch, [su.labels] * len(idx), batch_size=batch_size,
-            speculative=method == "speculative", prompt_ids=[su.prompt_ids[i] for i in idx], seq2seq=su.seq2seq,
-        )
-        tags, passes = [r.tags for r in res], [r.n_passes for r in res]
-    return tags, passes, time.perf_counter() - t0
+        steps: list = []
+        tags = free_decode(su, idx, words_batch, batch_size, steps if batch_size == 1 else None)
+        secs = time.perf_counter() - t0
+        passes = steps if batch_size == 1 else free_passes
+        return tags, passes, secs
+    res = constrained_decode(
+        su.model, su.tok, [""] * len(idx), words_batch, [su.labels] * len(idx), batch_size=batch_size,
+        speculative=method == "speculative", prompt_ids=[su.prompt_ids[i] for i in idx], seq2seq=su.seq2seq,
+    )
+    return [r.tags for r in res], [r.n_passes for r in res], time.perf_counter() - t0
+
+
+def exactness(train, dev, labels, vocab: int, seed: int, workdir: Path):
+    """``(exact_sp, exact_bpe)``: the fraction of ``dev`` (words, gold tags) whose forced ids equal
+    the whole-string tokenization, for a SentencePiece (T5Tokenizer, seq2seq target) and a
+    byte-level BPE (decoder-only target) tokenizer trained on ``train``."""
+    from spacy_gner.ml.constrained import whole_string_mismatches
+    from spacy_gner.schema.prompt import build_target
+    from spacy_gner.testing import build_sentencepiece
+
+    rng = random.Random(seed)
+    texts = [" ".join(w) for w, _ in train] + [build_target(w, t) for w, t in rng.sample(train, min(3000, len(train)))]
+    sp = build_sentencepiece(texts, workdir / f"sp{vocab}", family="t5", vocab_size=vocab)
+    bpe = build_byte_bpe(vocab, texts)
+    dev = [(w, common.rename_conll_tags(t) if labels != LABELS else t) for w, t in dev]
+    exact_sp = 1 - len(whole_string_mismatches(sp, dev, seq2seq=True)) / len(dev)
+    exact_bpe = 1 - len(whole_string_mismatches(bpe, dev, seq2seq=False)) / len(dev)
+    return exact_sp, exact_bpe, len(sp), len(bpe)
 
 
 def from_pipeline(path: Path, words_batch):
@@ -202,6 +245,7 @@ def main():
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--exact-vocab", type=int, default=8000, help="vocabulary of the exactness tokenizers")
     ap.add_argument("--pipeline", type=Path, default=None,
                     help="a trained gner_generator pipeline to decode with instead of the T5 trained here "
                          "(e.g. SmolLM2 from generator_accuracy.py --save DIR)")
@@ -244,12 +288,18 @@ def main():
 
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
-        run(method, su, [0, 1], words_batch[:2], 2)
+        run(method, su, [0, 1], words_batch[:2], 2, free_passes=[0, 0])
     results = {}
     for bs in (1, 16):
         for method in ("free", "constrained", "speculative"):
-            tags, passes, secs = run(method, su, list(range(n)), words_batch, bs)
+            free_passes = results[("free", 1)][1] if bs > 1 else None
+            tags, passes, secs = run(method, su, list(range(n)), words_batch, bs, free_passes)
             results[(method, bs)] = (tags, passes, secs)
+            print(f"  {method} batch {bs}: {secs:.1f}s", flush=True)
+    train = read_conll(DATA / "train.txt")
+    exact_sp, exact_bpe, sp_size, bpe_size = exactness(train, dev, su.labels, args.exact_vocab, args.seed, args.cache)
+    print(f"exactness tokenizers (trained on {len(train)} CoNLL train sentences): SentencePiece unigram "
+          f"{sp_size} pieces (T5Tokenizer), byte-level BPE {bpe_size} tokens")
     print()
     print(f"{'method':<13}{'batch':>6}{'passes/sent':>13}{'sent/s':>9}{'strict F1':>11}")
     for bs in (1, 16):
@@ -267,7 +317,9 @@ def main():
     print(
         f"passes_ratio={free_p / spec_p:.2f} speedup_b1={sps[('speculative', 1)] / sps[('free', 1)]:.2f} "
         f"speedup_b16={sps[('speculative', 16)] / sps[('free', 16)]:.2f} identical={str(identical).lower()} "
-        f"f1_free={f1(gold, results[('free', 1)][0]):.4f} f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f}"
+        f"f1_free={f1(gold, results[('free', 1)][0]):.4f} "
+        f"f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f} "
+        f"exact_sp={exact_sp:.4f} exact_bpe={exact_bpe:.4f}"
     )
 
 

@@ -43,6 +43,10 @@ class Warnings(metaclass=ErrorsWithCodes):
             "Train knowfree_spans on the fused corpus first, then rerun with that pipeline.")
     W403 = ("The sentence encoder {name!r} could not be loaded through sentence-transformers "
             "({err}); falling back to transformers with mean pooling.")
+    # --- constrained decoding (W5xx) ---
+    W500 = ("Constrained decoding stopped {n} sentence(s) at max_new_tokens={limit} before their "
+            "last word (first: {example!r}): the words after the cut were tagged O. Leave the cap "
+            "out (the budget then comes from each sentence) or raise it.")
     # --- issue 23: servers, packaging, progress (W60x) ---
     W600 = ("Could not read the base model's licence/source for {path} ({problem}); meta.json "
             "says \"unknown\". Pass --license to state it.")
@@ -196,6 +200,9 @@ class Errors(metaclass=ErrorsWithCodes):
             "with beam_size {beam_size}.")
     E506 = ("Internal error in constrained decoding: a token was decoded after the end of the "
             "target. Please report it with the model and tokenizer used.")
+    E520 = ("The tags {a!r} and {b!r} tokenize to the same ids (or one to a prefix of the other's) "
+            "with this tokenizer, so constrained decoding could not tell them apart: rename one of "
+            "the two labels with characters the tokenizer keeps (e.g. ASCII letters).")
     # --- issue 23: servers, packaging, progress (E60x) ---
     E600 = ("spacy_gner.OpenAICompatible.v1 setting {what!r} must be {rule}, got {value!r}.")
     E601 = ("The LLM server at {endpoint} refused the request with HTTP {status}: {detail}. "

@@ -12,6 +12,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from spacy_gner.ml.constrained import constrained_decode, encode_target, target_segments
+from spacy_gner.ml.constrained.decode import build_programs
+from spacy_gner.ml.constrained.program import is_choice
+from spacy_gner.ml.constrained.target import target_ends
 from spacy_gner.schema import bio_to_spans, is_valid_bio
 from spacy_gner.schema.prompt import build_prompt, build_target
 
@@ -50,9 +53,33 @@ def test_speculative_equals_token_by_token_greedy(backbone, batch_size):
     assert [r.tags for r in fast] == [r.tags for r in slow]
     for a, b in zip(fast, slow):
         assert a.tag_probs == pytest.approx(b.tag_probs, abs=1e-4)
-    # token by token: one pass per target token; the draft passes can only be fewer
+    # token by token: one pass per target token
     assert all(r.n_passes == r.n_tokens for r in slow)
-    assert sum(r.n_passes for r in fast) <= sum(r.n_passes for r in slow)
+    # speculation: a draft tags every word O and copies the forced tokens, so a pass ends only
+    # where the model leaves the draft: at a choice inside a word not tagged O. Token by token
+    # also pays a pass for every forced token and every O word.
+    seq2seq = model.config.is_encoder_decoder
+    over = 0
+    for r, r_slow, w, labs in zip(fast, slow, words, labels):
+        choices = _entity_choices(tok, w, labs, r.tags, seq2seq)
+        assert r.n_passes <= 1 + choices, (w, r.tags, r.n_passes)
+        over += r_slow.n_passes > 1 + choices
+    assert over == len(words)  # a bound token-by-token greedy does not meet
+
+
+def _entity_choices(tok, words, labels, tags, seq2seq):
+    """Choice points on the path of ``tags`` through the program, inside words not tagged O."""
+    prefix, end = target_ends(tok, seq2seq=seq2seq)
+    (prog,) = build_programs(tok, [words], [labels], prefix, end, not seq2seq)
+    state, n = prog.start(), 0
+    while prog.allowed(state):
+        if hasattr(state, "node"):
+            n += is_choice(state) and tags[state.word] != "O"
+            path = next(p for t, p in state.node.leaves() if t == tags[state.word])
+            state, _ = prog.advance(state, path[0])
+        else:
+            state, _ = prog.advance(state, prog.allowed(state)[0])
+    return n
 
 
 def test_only_the_given_labels_and_valid_bio(backbone):
@@ -118,11 +145,32 @@ def test_forced_words_are_the_training_tokens(backbone):
 def test_empty_sentences_and_truncation(backbone):
     model, tok = backbone
     words = [[], ["Ann", "visited", "Paris", "today"]]
-    out = constrained_decode(
-        model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3
-    )
+    with pytest.warns(UserWarning, match="W500"):
+        out = constrained_decode(
+            model, tok, ["", build_prompt(words[1], ["per"])], words, [["per"], ["per"]], max_new_tokens=3
+        )
     assert out[0].tags == [] and out[0].n_passes == 0
     assert out[1].truncated and len(out[1].tags) == 4 and out[1].tags[-1] == "O"
+
+
+def test_component_tags_a_long_sentence_to_its_end(tiny_t5_dir):
+    """A target longer than the component's max_target (640 tokens) is still decoded to its
+    last word: the budget comes from the sentence, and nothing is cut (no W500)."""
+    import warnings
+
+    nlp = spacy.blank("en")
+    config = {"model": {"name": str(tiny_t5_dir)}, "labels": ["per"], "decoding": "constrained"}
+    pipe = nlp.add_pipe("gner_generator", config=config)
+    nlp.initialize()
+    words = (["Ann", "visited", "Paris", "today", "."] * 30)[:140]
+    tok = pipe.generator.tokenizer
+    assert len(encode_target(tok, words, ["O"] * len(words))) > 640
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ((tags, probs),) = pipe.generator.generate_tags(
+            [build_prompt(words, ["per"])], [words], [["per"]], decoding="constrained"
+        )
+    assert len(tags) == len(words) and all(not math.isnan(p) for p in probs)
 
 
 def test_component_constrained_decoding_writes_scored_spans(tiny_t5_dir):

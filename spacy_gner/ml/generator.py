@@ -206,7 +206,9 @@ class HFGenerator:
                     prompt_ids=[self.encode_prompt(p, max_source) for p in prompts],
                     seq2seq=self.seq2seq,
                     batch_size=batch_size,
-                    max_new_tokens=max_target,
+                    # no cap: the target's length is fixed by the words, so every sentence is
+                    # tagged to its end (a cut would warn W500 and tag the rest O)
+                    max_new_tokens=None,
                 )
             return [(list(r.tags), list(r.tag_probs)) for r in results]
         budgets = [self.target_budget(words, labels, max_target) for words, labels in zip(words_batch, labels_batch)]

@@ -9,11 +9,13 @@ transformers (the builders import them when called).
   from the command line (the offline demo uses it).
 * ``build_byte_bpe(vocab_size, texts)``: a byte-level BPE tokenizer trained on the fly,
   so every string is encodable without a download.
+* ``build_sentencepiece(texts, path, family="t5"|"llama")``: a SentencePiece tokenizer
+  trained in-process, wrapped as ``T5Tokenizer`` / ``LlamaTokenizer``.
 * ``FakeLLM``: a deterministic stand-in for a spacy-llm model that answers the bundled
   prompts of every augmentation task; register it under a test name, e.g.
   ``registry.llm_models.register("test.FakeLLM.v1", func=lambda: FakeLLM())``.
 """
-from .backbones import build_byte_bpe, make_tiny_llama, make_tiny_t5
+from .backbones import build_byte_bpe, build_sentencepiece, make_tiny_llama, make_tiny_t5
 from .fake_llm import FakeLLM
 
-__all__ = ["FakeLLM", "build_byte_bpe", "make_tiny_llama", "make_tiny_t5"]
+__all__ = ["FakeLLM", "build_byte_bpe", "build_sentencepiece", "make_tiny_llama", "make_tiny_t5"]

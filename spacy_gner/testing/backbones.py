@@ -49,6 +49,53 @@ def build_byte_bpe(
     )
 
 
+def build_sentencepiece(
+    texts: Iterable[str],
+    path,
+    *,
+    vocab_size: int = 400,
+    family: str = "t5",
+    model_type: str = "unigram",
+    legacy: bool = True,
+):
+    """A SentencePiece tokenizer trained in-process on ``texts`` (a few hundred sentences do),
+    saved under ``path`` (a folder) and wrapped as the slow ``T5Tokenizer`` (``family="t5"``)
+    or ``LlamaTokenizer`` (``"llama"``), the tokenizers of Flan-T5 and Llama-2 (``legacy``: as
+those checkpoints load by default). Characters not
+    seen in ``texts`` map to ``<unk>``; T5-style normalisation (NFKC, whitespace collapsed)."""
+    import io
+    from pathlib import Path
+
+    import sentencepiece as spm
+    from transformers import LlamaTokenizer, T5Tokenizer
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(list(texts)),
+        model_writer=buf,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        pad_piece="<pad>",
+        unk_piece="<unk>",
+        bos_piece="<s>",
+        eos_piece="</s>",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_file = folder / "spiece.model"
+    model_file.write_bytes(buf.getvalue())
+    if family == "t5":
+        return T5Tokenizer(vocab_file=str(model_file), extra_ids=0, legacy=legacy)
+    return LlamaTokenizer(vocab_file=str(model_file), legacy=legacy)
+
+
 def make_tiny_llama(
     path,
     *,

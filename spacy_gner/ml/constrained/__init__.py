@@ -8,8 +8,10 @@ construction: no parsing and no hierarchical matching.
 
 Each module can be read on its own, in this order:
 
-* ``target``: the tokenization contract shared with training (``encode_target``);
-* ``program``: the tag tries and one sentence's state machine (named states);
+* ``target``: the tokenization contract shared with training (``encode_target``: the
+  whole-string tokenization, one unit ``word(tag)`` per word);
+* ``program``: a token trie per word over its candidate units, and one sentence's state
+  machine (named states);
 * ``runner``: decoder passes with a shared, croppable KV cache (the only model calls);
 * ``speculative``: draft the rest of the target and verify it in one pass;
 * ``greedy``: token-level greedy, literal or by speculative verification;
@@ -22,29 +24,27 @@ Importing this package does not import torch (the runner imports it when decodin
 from .decode import constrained_decode, default_prompt_ids
 from .result import DecodeResult, entities_with_probs
 from .target import (
-    TAG_CONTEXT,
-    WORD_CONTEXT,
+    UNIT_CONTEXT,
     encode_target,
-    piece_ids,
     seq2seq_specials,
-    tag_piece_ids,
     target_segments,
+    unit_ids,
+    unit_text,
+    whole_string_ids,
     whole_string_mismatches,
-    word_piece_ids,
 )
 
 __all__ = [
-    "TAG_CONTEXT",
-    "WORD_CONTEXT",
+    "UNIT_CONTEXT",
     "DecodeResult",
     "constrained_decode",
     "default_prompt_ids",
     "encode_target",
     "entities_with_probs",
-    "piece_ids",
     "seq2seq_specials",
-    "tag_piece_ids",
     "target_segments",
+    "unit_ids",
+    "unit_text",
+    "whole_string_ids",
     "whole_string_mismatches",
-    "word_piece_ids",
 ]

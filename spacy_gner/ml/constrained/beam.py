@@ -9,7 +9,7 @@ scores at least as high as every running one. ``beam_size=1`` is greedy.
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from .program import DONE, Program, State, TagState, is_choice
+from .program import DONE, Program, State, is_choice
 from .result import DecodeResult, make_result
 from .runner import DecoderRunner
 
@@ -67,7 +67,7 @@ def beam(runner: DecoderRunner, programs: List[Program], beam_size: int, limit) 
                 h = beams[s][hi]
                 state, tag = prog.advance(h.state, tok)
                 nh = Hypothesis(
-                    score, state, h.seq + [tok], h.tags, h.probs, h.cur * p if type(h.state) is TagState else h.cur
+                    score, state, h.seq + [tok], h.tags, h.probs, h.cur * p
                 )
                 if tag is not None:
                     nh.tags = h.tags + [tag]

@@ -6,50 +6,27 @@ after each word chosen by the model, restricted to ``O``, ``B-<label>`` and (rig
 ``B-x``/``I-x``) ``I-x``. The output is one valid BIO tag per input word by construction: no
 parsing and no hierarchical matching. How the model must be trained: ``target.py``.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+import warnings
+from typing import Dict, List, Optional, Sequence
 
-from ...errors import Errors
+from ...errors import Errors, Warnings
 from .beam import beam
 from .greedy import greedy
-from .program import Program, TagTries, TrieNode
+from .program import Program
 from .result import DecodeResult
 from .runner import DecoderRunner
-from .target import seq2seq_specials, word_piece_ids
+from .target import target_ends
 
 
 def build_programs(
     tokenizer, words_batch, labels_batch, prefix: Sequence[int], end: Sequence[int], leading_space: bool
-) -> Tuple[List[Program], List[TrieNode]]:
-    """One ``Program`` per sentence (the target prefix glued to the first word piece; ``end``
-    after the last tag) and the trie nodes with a choice, shared by the sentences' label sets."""
-    decision_nodes: List[TrieNode] = []
-    tries_by_labels: Dict[Tuple[str, ...], TagTries] = {}
-    programs: List[Program] = []
-    for words, labels in zip(words_batch, labels_batch):
-        key = tuple(dict.fromkeys(labels))
-        tries = tries_by_labels.get(key)
-        if tries is None:
-            tries = tries_by_labels[key] = TagTries(tokenizer, key, decision_nodes)
-        pieces = [
-            tuple(word_piece_ids(tokenizer, w, first=i == 0, leading_space=leading_space)) for i, w in enumerate(words)
-        ]
-        if pieces:
-            pieces[0] = tuple(prefix) + pieces[0]
-            ending = tuple(end)
-        else:
-            ending = tuple(prefix) + tuple(end)
-        programs.append(Program(list(words), pieces, ending, tries, tuple(prefix)))
-    return programs, decision_nodes
-
-
-def decision_table(torch, decision_nodes: Sequence[TrieNode], device):
-    """``[nodes, widest choice]`` long tensor: row ``node.gid`` lists the node's allowed tokens,
-    padded with -1 (what ``greedy.constrained_argmax`` gathers from)."""
-    width = max([len(node.allowed) for node in decision_nodes] + [1])
-    table = torch.full((max(1, len(decision_nodes)), width), -1, dtype=torch.long)
-    for node in decision_nodes:
-        table[node.gid, : len(node.allowed)] = torch.tensor(node.allowed, dtype=torch.long)
-    return table.to(device)
+) -> List[Program]:
+    """One ``Program`` per sentence (the target prefix glued to the first word's units; ``end``
+    after the last one)."""
+    return [
+        Program.build(tokenizer, words, list(dict.fromkeys(labels)), tuple(prefix), tuple(end), leading_space)
+        for words, labels in zip(words_batch, labels_batch)
+    ]
 
 
 def default_prompt_ids(tokenizer, prompt: str, seq2seq: bool) -> List[int]:
@@ -88,7 +65,9 @@ def constrained_decode(
     words_batch / labels_batch: the input words and the entity types per sentence.
     beam_size: 1 = greedy; > 1 = constrained beam search (token by token).
     speculative: greedy by draft-and-verify passes (identical output, fewer passes).
-    max_new_tokens: cap on target tokens per sentence; words left undecided get ``O``.
+    max_new_tokens: cap on target tokens per sentence; None (default): no cap, every
+        sentence is decoded to its end (the target's length is fixed by its words, at most
+        ``Program.budget()`` tokens). Words after a cut get ``O`` (``truncated``, ``W500``).
     batch_size: sentences per batch (batches are formed from length-sorted inputs).
     seq2seq: default: ``model.config.is_encoder_decoder``. leading_space / eos_token_id:
         as in ``encode_target``, which the model must have been trained with.
@@ -113,17 +92,12 @@ def constrained_decode(
         seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
     if leading_space is None:
         leading_space = not seq2seq
-    if seq2seq:
-        prefix, end = seq2seq_specials(tokenizer)
-    else:
-        eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
-        prefix, end = (), (() if eos is None else (eos,))
+    prefix, end = target_ends(tokenizer, seq2seq=seq2seq, eos_token_id=eos_token_id)
     pad = tokenizer.pad_token_id
     if pad is None:
         pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
 
-    programs, decision_nodes = build_programs(tokenizer, words_batch, labels_batch, prefix, end, leading_space)
-    table = decision_table(torch, decision_nodes, next(model.parameters()).device)
+    programs = build_programs(tokenizer, words_batch, labels_batch, prefix, end, leading_space)
 
     results: List[Optional[DecodeResult]] = [None] * n
     todo = []
@@ -151,7 +125,7 @@ def constrained_decode(
                     progs = [programs[i] for i in chunk]
                     if method == "greedy":
                         out = greedy(
-                            runner, progs, table, speculative=speculative, window=draft_window,
+                            runner, progs, speculative=speculative, window=draft_window,
                             limit=max_new_tokens, counts=counts,
                         )
                     else:
@@ -162,4 +136,10 @@ def constrained_decode(
                     results[i] = res
     finally:
         model.train(was_training)
+    cut = [i for i in todo if results[i].truncated]
+    if cut:
+        warnings.warn(
+            Warnings.W500.format(n=len(cut), limit=max_new_tokens, example=" ".join(words_batch[cut[0]])[:60]),
+            stacklevel=2,
+        )
     return results  # type: ignore[return-value]

@@ -3,10 +3,11 @@
 Greedy, defined
     Token-level greedy under the constraint: at every target position the next token is the
     argmax of the model's logits over the tokens the constraint allows there (one token
-    inside a word piece or at the end; the children of the current node of a token trie
-    over the allowed tag pieces inside a tag). Ties go to the smaller position in the
-    allowed list. ``speculative=False`` runs it literally, one decoder pass per target
-    token with the KV cache; ``speculative=True`` decides the same tokens in fewer passes
+    where forced; where a word's candidate units branch, the children of the current node
+    of its trie that lead to an allowed tag). Ties go to the smaller position in the allowed
+    list (the tokens' order in the word's trie). ``speculative=False`` runs it literally, one
+    decoder pass per target token with the KV cache; ``speculative=True`` decides the same
+    tokens in fewer passes
     (``speculative.py``).
 
 Each pass: every active sentence feeds its undecided context plus its draft; the logits
@@ -16,7 +17,7 @@ them into decided tokens, and the cache is cropped back to what every row has de
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .program import DONE, Program, TagState
+from .program import DONE, Program, is_choice
 from .result import DecodeResult, make_result
 from .runner import DecoderRunner
 from .speculative import Draft, Step, draft, no_draft, verify
@@ -33,8 +34,7 @@ class Trace:
     passes: int = 0
 
     def record(self, step: Step, counts: Dict[str, int]) -> None:
-        if type(step.state) is TagState:
-            self.cur *= step.prob
+        self.cur *= step.prob  # 1.0 where forced
         self.seq.append(step.token)
         if step.tag is not None:
             self.tags.append(step.tag)
@@ -44,19 +44,21 @@ class Trace:
                 counts[step.tag[2:]] = counts.get(step.tag[2:], 0) + 1
 
 
-def constrained_argmax(torch, logits, keep: Sequence[int], decisions: Sequence[Tuple[int, int, int]], table):
+def constrained_argmax(torch, logits, keep: Sequence[int], decisions: Sequence[Tuple[int, int, Tuple[int, ...]]]):
     """``{(row, position): (token, prob)}``: the argmax over the allowed tokens at each decision
-    ``(row, position, gid)`` (``table[gid]``: the allowed tokens, padded with -1) and its
-    softmax probability among them. ``logits`` holds the positions ``keep`` only."""
+    ``(row, position, allowed)`` and its softmax probability among them. ``logits`` holds the
+    positions ``keep`` only."""
     if not decisions:
         return {}
-    rows, positions, gids = zip(*decisions)
+    rows, positions, options = zip(*decisions)
+    width = max(len(o) for o in options)
+    padded = [list(o) + [-1] * (width - len(o)) for o in options]
     where = {p: k for k, p in enumerate(keep)}
     sel = logits[
         torch.tensor(rows, device=logits.device),
         torch.tensor([where[p] for p in positions], device=logits.device),
     ]
-    allowed = table[torch.tensor(gids, device=logits.device)]
+    allowed = torch.tensor(padded, dtype=torch.long, device=logits.device)
     cand = sel.gather(1, allowed.clamp(min=0)).masked_fill(allowed < 0, float("-inf"))
     best = cand.argmax(1)
     pbest = torch.softmax(cand, 1).gather(1, best[:, None])[:, 0]
@@ -65,7 +67,7 @@ def constrained_argmax(torch, logits, keep: Sequence[int], decisions: Sequence[T
 
 
 def greedy(
-    runner: DecoderRunner, programs: List[Program], table, *, speculative: bool, window, limit, counts
+    runner: DecoderRunner, programs: List[Program], *, speculative: bool, window, limit, counts
 ) -> List[DecodeResult]:
     """Greedy decoding of ``programs`` (one runner row each); ``counts`` (label -> times chosen)
     is shared across batches of one call and steers the drafts."""
@@ -90,14 +92,14 @@ def greedy(
                 plan = no_draft(states[s])
             base = len(tail) - 1  # the position whose logits predict plan.walk[0]'s token
             for j, st in enumerate(plan.walk):
-                if type(st) is TagState and st.node.gid >= 0:
-                    decisions.append((r, base + j, st.node.gid))
+                if is_choice(st):
+                    decisions.append((r, base + j, programs[s].allowed(st)))
             feeds.append(tail + plan.tokens)
             plans.append((plan, base))
         keep = sorted({p for _, p, _ in decisions})
         v0 = runner.cache_len
         logits = runner.forward(feeds, keep=keep)
-        choice = constrained_argmax(runner.torch, logits, keep, decisions, table)
+        choice = constrained_argmax(runner.torch, logits, keep, decisions)
         valid, still = [], []
         for r, s in enumerate(active):
             prog, trace = programs[s], traces[s]

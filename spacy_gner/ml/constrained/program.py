@@ -1,13 +1,15 @@
-"""The constraint: token tries over the allowed tag pieces, and one sentence's decoding program.
+"""The constraint: one token trie per word over its candidate units, and one sentence's program.
 
-A ``Program`` knows the forced tokens of one sentence (its word pieces, then the end of
-sequence) and walks a state machine over them. A state says what comes next:
+A word's candidate units are ``w(O)``, ``w(B-x)`` and ``w(I-x)`` for every label ``x``
+(``target.unit_ids``: tokenized with the tag, so exact on any tokenizer); their ids form
+a ``TrieNode`` trie whose leaves carry the tags. Which candidates are allowed depends on
+the previous word's label: ``O`` and every ``B-x`` always, ``I-x`` only right after a
+``B-x``/``I-x``. A ``Program`` walks a state machine over one sentence:
 
-* ``WordState(word, k, prev)``: the ``k``-th token of word ``word``'s piece is forced;
-  ``prev`` is the label of the entity the previous word is in (``None``: ``O`` or start),
-  which decides whether ``I-<prev>`` is allowed in the tag that follows;
-* ``TagState(word, node)``: inside the tag of word ``word``, at ``node`` of a ``TagTrie``;
-  the model chooses among ``node.allowed``;
+* ``UnitState(word, node, prev)``: inside word ``word``'s unit, at ``node`` of its trie;
+  ``prev`` is the label of the entity the previous word is in (``None``: ``O`` or start).
+  Where only one child leads to an allowed tag the token is forced, otherwise the model
+  chooses (a choice can come inside the word where its tokens depend on the tag);
 * ``EndState(k)``: the ``k``-th token of the end (EOS) is forced;
 * ``DONE``: the target is complete.
 
@@ -17,24 +19,30 @@ sequence) and walks a state machine over them. A state says what comes next:
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ...errors import Errors
-from .target import tag_piece_ids
+from .target import unit_ids
+
+
+def candidate_tags(labels: Sequence[str]) -> List[str]:
+    """``O``, every ``B-x``, every ``I-x``: the at most ``1 + 2 x labels`` candidates of a word."""
+    return ["O"] + [f"B-{lab}" for lab in labels] + [f"I-{lab}" for lab in labels]
+
+
+def tag_allowed(tag: str, prev: Optional[str]) -> bool:
+    """BIO: ``I-x`` only right after a word in an ``x`` entity."""
+    return not tag.startswith("I-") or tag[2:] == prev
 
 
 class TrieNode:
-    """A node of a token trie over tag pieces; a leaf carries its tag.
+    """A node of a token trie over a word's candidate units; a leaf carries its tag."""
 
-    ``allowed``: the tokens of the children, in insertion order. ``gid``: this node's row in
-    the decision table (``>= 0`` only where there is a real choice, two children or more).
-    """
-
-    __slots__ = ("children", "tag", "allowed", "gid", "_leaves")
+    __slots__ = ("children", "tag", "_allowed", "_leaves", "depth")
 
     def __init__(self):
         self.children: Dict[int, "TrieNode"] = {}
         self.tag: Optional[str] = None
-        self.allowed: Tuple[int, ...] = ()
-        self.gid = -1
+        self._allowed: Dict[Optional[str], Tuple[int, ...]] = {}
         self._leaves: Optional[List[Tuple[str, Tuple[int, ...]]]] = None
+        self.depth = 0  # the longest path below
 
     def leaves(self) -> List[Tuple[str, Tuple[int, ...]]]:
         """``(tag, token path from here)`` for every leaf below, in insertion order."""
@@ -45,66 +53,49 @@ class TrieNode:
                 self._leaves = [(t, (tok,) + p) for tok, ch in self.children.items() for t, p in ch.leaves()]
         return self._leaves
 
+    def allowed(self, prev: Optional[str]) -> Tuple[int, ...]:
+        """The children's tokens that lead to a tag allowed after ``prev``, in insertion order."""
+        hit = self._allowed.get(prev)
+        if hit is None:
+            hit = self._allowed[prev] = tuple(
+                tok for tok, ch in self.children.items() if any(tag_allowed(t, prev) for t, _ in ch.leaves())
+            )
+        return hit
 
-class TagTries:
-    """The allowed tag pieces for one label set: a trie for "after O / at the start" (``O`` and
-    every ``B-x``) and one per label ``x`` for "inside an x entity" (plus ``I-x``).
 
-    Every node with a choice is appended to ``decision_nodes`` (shared by all label sets of
-    one call) and gets its index there as ``gid``.
-    """
+def build_trie(paths: Dict[str, Tuple[int, ...]], prefix: Tuple[int, ...] = ()) -> TrieNode:
+    """A trie over ``prefix + paths[tag]``; two tags whose ids are equal, or one a prefix of
+    the other (the tag could not be read back from the tokens), raise ``E520``."""
+    root = TrieNode()
+    for tag, ids in paths.items():
+        ids = tuple(prefix) + tuple(ids)
+        if not ids:
+            raise ValueError(Errors.E501)
+        node = root
+        for tok in ids:
+            if node.tag is not None:
+                raise ValueError(Errors.E520.format(a=node.tag, b=tag))
+            node = node.children.setdefault(tok, TrieNode())
+        if node.tag is not None or node.children:
+            other = node.tag if node.tag is not None else node.leaves()[0][0]
+            raise ValueError(Errors.E520.format(a=other, b=tag))
+        node.tag = tag
+    _set_depth(root)
+    return root
 
-    def __init__(self, tokenizer, labels: Sequence[str], decision_nodes: List[TrieNode]):
-        self.labels = list(dict.fromkeys(labels))
-        self.decision_nodes = decision_nodes
-        base = ["O"] + [f"B-{lab}" for lab in self.labels]
-        self.roots: Dict[Optional[str], TrieNode] = {None: self._build(tokenizer, base)}
-        for lab in self.labels:
-            self.roots[lab] = self._build(tokenizer, base + [f"I-{lab}"])
 
-    def root_after(self, prev: Optional[str]) -> TrieNode:
-        """The trie for the tag of a word whose previous word is in a ``prev`` entity."""
-        return self.roots.get(prev, self.roots[None])
-
-    def _build(self, tokenizer, tags: List[str]) -> TrieNode:
-        root = TrieNode()
-        paths: List[Tuple[int, ...]] = []
-        for tag in tags:
-            ids = tag_piece_ids(tokenizer, tag)
-            # a sequence equal to, or a prefix of, one already there (or the reverse) would make
-            # the end of the tag ambiguous; only unencodable labels do that: first one wins
-            if not ids or any(p[: len(ids)] == ids or ids[: len(p)] == p for p in paths):
-                if tag == "O":
-                    raise ValueError(Errors.E501)
-                continue
-            paths.append(ids)
-            node = root
-            for tok in ids:
-                node = node.children.setdefault(tok, TrieNode())
-            node.tag = tag
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            node.allowed = tuple(node.children)
-            if len(node.allowed) > 1:
-                node.gid = len(self.decision_nodes)
-                self.decision_nodes.append(node)
-            stack.extend(node.children.values())
-        return root
+def _set_depth(node: TrieNode) -> int:
+    node.depth = 1 + max(_set_depth(ch) for ch in node.children.values()) if node.children else 0
+    return node.depth
 
 
 # --- states ------------------------------------------------------------------------------------
 
 
-class WordState(NamedTuple):
-    word: int
-    k: int
-    prev: Optional[str]
-
-
-class TagState(NamedTuple):
+class UnitState(NamedTuple):
     word: int
     node: TrieNode
+    prev: Optional[str]
 
 
 class EndState(NamedTuple):
@@ -116,51 +107,56 @@ class DoneState(NamedTuple):
 
 
 DONE = DoneState()
-State = Union[WordState, TagState, EndState, DoneState]
+State = Union[UnitState, EndState, DoneState]
 
 
 class Program:
-    """The forced tokens of one sentence and the state machine over them."""
+    """One sentence: a trie per word (the target prefix glued to the first) and the end."""
 
-    __slots__ = ("words", "pieces", "end", "tries", "prefix")
+    __slots__ = ("words", "tries", "end", "prefix")
 
-    def __init__(self, words, pieces, end, tries: TagTries, prefix: Tuple[int, ...]):
+    def __init__(self, words, tries: List[TrieNode], end: Tuple[int, ...], prefix: Tuple[int, ...]):
         self.words = words
-        self.pieces = pieces  # word piece ids; the first one includes the target prefix
-        self.end = end  # ids after the last tag (EOS)
         self.tries = tries
+        self.end = end  # ids after the last tag (EOS)
         self.prefix = prefix
+
+    @classmethod
+    def build(cls, tokenizer, words, labels, prefix, end, leading_space: bool) -> "Program":
+        cands = candidate_tags(labels)
+        tries = [
+            build_trie(
+                unit_ids(tokenizer, w, cands, first=i == 0, leading_space=leading_space), prefix if i == 0 else ()
+            )
+            for i, w in enumerate(words)
+        ]
+        return cls(list(words), tries, tuple(end) if words else tuple(prefix) + tuple(end), tuple(prefix))
+
+    def budget(self) -> int:
+        """The longest target this program can produce, in tokens."""
+        return sum(t.depth for t in self.tries) + len(self.end)
 
     def start(self) -> State:
         return self._word(0, None)
 
     def _word(self, i: int, prev: Optional[str]) -> State:
-        if i == len(self.pieces):
+        if i == len(self.tries):
             return EndState(0) if self.end else DONE
-        if not self.pieces[i]:
-            return TagState(i, self.tries.root_after(prev))
-        return WordState(i, 0, prev)
+        return UnitState(i, self.tries[i], prev)
 
     def allowed(self, state: State) -> Tuple[int, ...]:
-        if type(state) is WordState:
-            return (self.pieces[state.word][state.k],)
-        if type(state) is TagState:
-            return state.node.allowed
+        if type(state) is UnitState:
+            return state.node.allowed(state.prev)
         if type(state) is EndState:
             return (self.end[state.k],)
         return ()
 
     def advance(self, state: State, tok: int) -> Tuple[State, Optional[str]]:
         """The state after ``tok``, and the tag completed by it (or None)."""
-        if type(state) is WordState:
-            i, k, prev = state
-            if k + 1 < len(self.pieces[i]):
-                return WordState(i, k + 1, prev), None
-            return TagState(i, self.tries.root_after(prev)), None
-        if type(state) is TagState:
+        if type(state) is UnitState:
             child = state.node.children[tok]
             if child.tag is None:
-                return TagState(state.word, child), None
+                return UnitState(state.word, child, state.prev), None
             tag = child.tag
             return self._word(state.word + 1, None if tag == "O" else tag[2:]), tag
         if type(state) is EndState:
@@ -170,5 +166,5 @@ class Program:
 
 
 def is_choice(state: State) -> bool:
-    """True where the model chooses among several tokens (a trie node with two children or more)."""
-    return type(state) is TagState and len(state.node.allowed) > 1
+    """True where the model chooses among several tokens."""
+    return type(state) is UnitState and len(state.node.allowed(state.prev)) > 1

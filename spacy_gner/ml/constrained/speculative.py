@@ -1,7 +1,8 @@
 """Speculative verification: draft the rest of the target, check it with one decoder pass.
 
 From the current state, draft the rest of the target with every remaining word tagged
-``O`` (a tag already begun is completed with the label chosen most often so far), run
+``O`` (a unit whose ``O`` is no longer possible is completed with the label chosen most
+often so far), run
 one teacher-forced decoder pass over the whole draft with the KV cache, accept the
 longest prefix on which the constrained argmax agrees with the draft, take the model's
 own choice at the first disagreement (or the token after a fully accepted draft), crop
@@ -16,7 +17,7 @@ decided token per pass.
 """
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from .program import DONE, Program, State, TrieNode, is_choice
+from .program import DONE, Program, State, TrieNode, is_choice, tag_allowed
 
 
 class Draft(NamedTuple):
@@ -43,11 +44,14 @@ def no_draft(state: State) -> Draft:
     return Draft([], [state])
 
 
-def tag_guess(node: TrieNode, counts: Dict[str, int]) -> Tuple[int, ...]:
-    """Draft completion of a tag already begun: ``O`` when possible, else the label chosen
-    most often so far in this call (first in label order on ties)."""
+def tag_guess(node: TrieNode, prev: Optional[str], counts: Dict[str, int]) -> Tuple[int, ...]:
+    """Draft completion of a unit from ``node``: ``O`` when possible, else the label chosen
+    most often so far in this call (first in label order on ties), among the tags allowed
+    after ``prev``."""
     best, best_key = None, None
     for tag, path in node.leaves():
+        if not tag_allowed(tag, prev):
+            continue
         key = (tag == "O", counts.get(tag[2:], 0) if tag != "O" else 0)
         if best_key is None or key > best_key:
             best, best_key = path, key
@@ -63,7 +67,7 @@ def draft(prog: Program, state: State, counts: Dict[str, int], cap: int) -> Draf
     pending: List[int] = []
     while len(tokens) < cap and st is not DONE:
         if not pending:
-            pending = list(tag_guess(st.node, counts)) if is_choice(st) else [prog.allowed(st)[0]]
+            pending = list(tag_guess(st.node, st.prev, counts)) if is_choice(st) else [prog.allowed(st)[0]]
         tok = pending.pop(0)
         tokens.append(tok)
         st, _ = prog.advance(st, tok)

@@ -1,42 +1,62 @@
 """The target tokenization contract, shared by training and constrained decoding.
 
-A target is the concatenation of per-piece token sequences (``target_segments``): for
-each word the *word piece* ``word(`` (with its leading space except for the first word,
-unless ``leading_space``) and the *tag piece* ``O)`` / ``B-x)`` / ``I-x)``; then the end
-of sequence. Each piece is tokenized on its own, as it reads after a representative
-preceding text (``x(O)`` before a word piece, ``x(`` before a tag piece), so that
-sentencepiece's dummy ``▁`` is not glued to tag pieces. ``encode_target`` returns these
-ids; a model decoded with ``decoding = "constrained"`` must be *trained* on them. For
-ByT5 (bytes) and GPT-2-style byte-level BPE (SmolLM2, GPT-2, BART, the tiny test
-tokenizer) the concatenation equals tokenizing the whole target string at once; for
-sentencepiece or Llama-3-style pre-tokenizers it can differ (e.g. ``(O`` is one
-Llama-3 pre-token), which ``whole_string_mismatches`` reports.
+Canonical target ids = what the backbone's tokenizer gives the WHOLE target string, which
+is what ``HFGenerator.encode_target`` trains on and what the published GNER checkpoints
+(Flan-T5 / LLaMA, SentencePiece; GPT-2-style byte-level BPE) were trained on:
+
+* seq2seq: ``tokenizer("w1(O) w2(B-x) …")`` with the tokenizer's own specials (T5: ``… </s>``;
+  BART: ``<s> … </s>``);
+* decoder-only: ``tokenizer(" w1(O) w2(B-x) …", add_special_tokens=False) + [eos]``.
+
+Constrained decoding cannot tokenize a string it has not chosen yet, so it splits the
+target into *units*, one per word: ``"w(T)"`` (``" w(T)"`` after the first word, or with
+``leading_space``). A unit's ids are tokenized with its tag (``unit_ids``), so wherever a
+word's tokens depend on the tag after it (SentencePiece merging ``w(`` with the tag,
+Llama-3's ``(O`` pre-token) decoding chooses among the word's whole candidate units
+(``O``, ``B-x``, ``I-x`` for every label x: at most ``1 + 2 x labels``), not among pieces.
+A non-first unit is tokenized as it reads after a representative previous unit
+(``UNIT_CONTEXT``), which is where the word before it could matter. The concatenation
+equals the whole-string tokenization whenever the space before each word is a token
+boundary: true for SentencePiece (pieces never span a ``▁`` in the middle) and for GPT-2 /
+Llama-3 byte-level pre-tokenizers (``)`` never merges with a following space), which the
+tests check over many random sentences and tag sequences; ``whole_string_mismatches``
+reports any sentence where it does not hold.
+
+Text a tokenizer cannot reproduce (T5's SentencePiece maps unknown characters to ``<unk>``,
+collapses doubled spaces and tabs, normalises some characters): the unit ids are still
+whatever the tokenizer gives each unit, so decoding still forces one unit, and so chooses
+exactly one tag, per input word; only the ids may then differ from the whole-string
+tokenization (e.g. a whitespace word's unit next to collapsed spaces). Two tags whose units
+tokenize to the same ids (labels that differ only in characters the tokenizer drops) are
+refused (``E520``): the tag could not be read back from the tokens.
 """
 import weakref
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ...errors import Errors
 
-WORD_CONTEXT = "x(O)"
-TAG_CONTEXT = "x("
+UNIT_CONTEXT = "x(O)"
+_CACHE_LIMIT = 200_000
 
 
 def target_segments(words: Sequence[str], tags: Sequence[str], *, leading_space: bool = False) -> List[str]:
-    """The GNER target ``w1(O) w2(B-x) …`` as its pieces ``["w1(", "O)", " w2(", "B-x)", …]``.
+    """The GNER target ``w1(O) w2(B-x) …`` as its units ``["w1(O)", " w2(B-x)", …]``.
 
     ``"".join(target_segments(words, tags))`` equals ``build_target(words, tags)`` (with one
     leading space when ``leading_space``).
     """
     if len(words) != len(tags):
         raise ValueError(Errors.E002.format(n_words=len(words), n_tags=len(tags)))
-    out: List[str] = []
-    for i, (word, tag) in enumerate(zip(words, tags)):
-        out.append((" " if i or leading_space else "") + f"{word}(")
-        out.append(f"{tag})")
-    return out
+    return [unit_text(w, t, first=i == 0, leading_space=leading_space) for i, (w, t) in enumerate(zip(words, tags))]
 
 
-_PIECE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+def unit_text(word: str, tag: str, *, first: bool, leading_space: bool = False) -> str:
+    """One word's unit of the target: ``"w(T)"``, with a leading space unless it is the first
+    word (and no ``leading_space``)."""
+    return (" " if not first or leading_space else "") + f"{word}({tag})"
+
+
+_UNIT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _SPECIALS_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -51,40 +71,38 @@ def _ids(tokenizer, text: str) -> List[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def piece_ids(tokenizer, text: str, context: str = "") -> Tuple[int, ...]:
-    """Token ids of ``text`` as it reads after ``context`` (``""``: at the start of a text).
-
-    ``tokenize(context + text)`` minus the tokens of ``context``; when the context's tokens
-    are not a prefix of that (a merge across the boundary), ``text`` is tokenized on its own.
-    Cached per tokenizer.
-    """
-    cache = _cache_for(_PIECE_CACHE, tokenizer)
-    key = (text, context)
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    out: Optional[List[int]] = None
-    if context:
-        ctx = _ids(tokenizer, context)
-        full = _ids(tokenizer, context + text)
-        if full[: len(ctx)] == ctx:
-            out = full[len(ctx) :]
-    if out is None:
-        out = _ids(tokenizer, text)
-    cache[key] = res = tuple(out)
-    return res
-
-
-def word_piece_ids(tokenizer, word: str, *, first: bool, leading_space: bool = False) -> Tuple[int, ...]:
-    """Ids of the word piece ``word(`` (``" word("`` unless first without ``leading_space``)."""
-    if first:
-        return piece_ids(tokenizer, (" " if leading_space else "") + word + "(")
-    return piece_ids(tokenizer, " " + word + "(", WORD_CONTEXT)
-
-
-def tag_piece_ids(tokenizer, tag: str) -> Tuple[int, ...]:
-    """Ids of the tag piece ``O)`` / ``B-x)`` / ``I-x)``."""
-    return piece_ids(tokenizer, tag + ")", TAG_CONTEXT)
+def unit_ids(
+    tokenizer, word: str, tags: Sequence[str], *, first: bool, leading_space: bool = False
+) -> Dict[str, Tuple[int, ...]]:
+    """``{tag: ids of the unit "word(tag)"}`` for each of ``tags`` (one batched tokenizer call
+    for the ones not cached). A first unit is tokenized on its own (as at the start of the
+    target); a later one as the tokens ``tokenize(UNIT_CONTEXT + unit)`` adds after
+    ``tokenize(UNIT_CONTEXT)`` (on its own where a token spans the boundary)."""
+    cache = _cache_for(_UNIT_CACHE, tokenizer)
+    out: Dict[str, Tuple[int, ...]] = {}
+    todo = []
+    for tag in tags:
+        key = (word, tag, first, leading_space)
+        hit = cache.get(key)
+        if hit is None:
+            todo.append(tag)
+        else:
+            out[tag] = hit
+    if todo:
+        if len(cache) > _CACHE_LIMIT:  # (1 + 2 x labels) entries per distinct word: keep it bounded
+            cache.clear()
+        texts = [unit_text(word, t, first=first, leading_space=leading_space) for t in todo]
+        if first:
+            got = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        else:
+            ctx = cache.get(("__context__",))
+            if ctx is None:
+                ctx = cache[("__context__",)] = _ids(tokenizer, UNIT_CONTEXT)
+            full = tokenizer([UNIT_CONTEXT + t for t in texts], add_special_tokens=False)["input_ids"]
+            got = [f[len(ctx) :] if list(f[: len(ctx)]) == ctx else _ids(tokenizer, t) for f, t in zip(full, texts)]
+        for tag, ids in zip(todo, got):
+            cache[(word, tag, first, leading_space)] = out[tag] = tuple(ids)
+    return out
 
 
 def seq2seq_specials(tokenizer) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -108,6 +126,16 @@ def seq2seq_specials(tokenizer) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     return prefix, suffix
 
 
+def target_ends(
+    tokenizer, *, seq2seq: bool, eos_token_id: Optional[int] = None
+) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """``(prefix, end)``: the ids before the first unit and after the last one."""
+    if seq2seq:
+        return seq2seq_specials(tokenizer)
+    eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
+    return (), (() if eos is None else (eos,))
+
+
 def encode_target(
     tokenizer,
     words: Sequence[str],
@@ -118,46 +146,43 @@ def encode_target(
     eos_token_id: Optional[int] = None,
     max_length: Optional[int] = None,
 ) -> List[int]:
-    """Target token ids for training a model that ``constrained_decode`` will decode.
-
-    seq2seq: the tokenizer's own special tokens around the pieces (T5: ``… </s>``; BART:
-    ``<s> … </s>``), no leading space. Decoder-only: one leading space (the prompt ends
-    before it), the pieces, then ``eos_token_id`` (default: the tokenizer's EOS).
+    """The ids constrained decoding forces for ``words`` tagged ``tags``: the target prefix,
+    the units' ids (``unit_ids``), the end. Equal to the whole-string tokenization the model
+    is trained on (module docstring). seq2seq: no leading space, the tokenizer's specials;
+    decoder-only: one leading space, then ``eos_token_id`` (default: the tokenizer's EOS).
     ``max_length`` truncates the result (as training truncates long targets).
     """
     if leading_space is None:
         leading_space = not seq2seq
-    ids: List[int] = []
-    if seq2seq:
-        prefix, suffix = seq2seq_specials(tokenizer)
-        ids.extend(prefix)
-    else:
-        eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
-        suffix = () if eos is None else (eos,)
     if len(words) != len(tags):
         raise ValueError(Errors.E002.format(n_words=len(words), n_tags=len(tags)))
+    prefix, end = target_ends(tokenizer, seq2seq=seq2seq, eos_token_id=eos_token_id)
+    ids: List[int] = list(prefix)
     for i, (word, tag) in enumerate(zip(words, tags)):
-        ids.extend(word_piece_ids(tokenizer, word, first=i == 0, leading_space=leading_space))
-        ids.extend(tag_piece_ids(tokenizer, tag))
-    ids.extend(suffix)
+        ids.extend(unit_ids(tokenizer, word, [tag], first=i == 0, leading_space=leading_space)[tag])
+    ids.extend(end)
     return ids[:max_length] if max_length is not None else ids
 
 
-def whole_string_mismatches(
-    tokenizer, examples: Iterable[Tuple[Sequence[str], Sequence[str]]], *, leading_space: bool = False
-) -> List[Tuple[List[str], List[int], List[int]]]:
-    """Examples whose piece-wise encoding differs from tokenizing the whole target string
-    (``(words, piece_ids, whole_ids)``, special tokens excluded): empty for byte-level
-    tokenizers, where training on either is the same."""
+def whole_string_ids(tokenizer, words: Sequence[str], tags: Sequence[str], *, seq2seq: bool = True) -> List[int]:
+    """The whole-string tokenization training uses (``HFGenerator.encode_target``, uncut)."""
     from ...schema.prompt import build_target
 
+    target = build_target(words, tags)
+    if seq2seq:
+        return list(tokenizer(text_target=target)["input_ids"])
+    return _ids(tokenizer, " " + target) + [tokenizer.eos_token_id]
+
+
+def whole_string_mismatches(
+    tokenizer, examples: Iterable[Tuple[Sequence[str], Sequence[str]]], *, seq2seq: bool = True
+) -> List[Tuple[List[str], List[int], List[int]]]:
+    """Examples whose forced ids (``encode_target``) differ from the whole-string tokenization
+    (``(words, forced_ids, whole_ids)``); empty wherever constrained decoding is exact."""
     out = []
     for words, tags in examples:
-        pieces = []
-        for i, (w, t) in enumerate(zip(words, tags)):
-            pieces.extend(word_piece_ids(tokenizer, w, first=i == 0, leading_space=leading_space))
-            pieces.extend(tag_piece_ids(tokenizer, t))
-        whole = _ids(tokenizer, (" " if leading_space else "") + build_target(words, tags))
-        if pieces != whole:
-            out.append((list(words), pieces, whole))
+        forced = encode_target(tokenizer, words, tags, seq2seq=seq2seq)
+        whole = whole_string_ids(tokenizer, words, tags, seq2seq=seq2seq)
+        if forced != whole:
+            out.append((list(words), forced, whole))
     return out
