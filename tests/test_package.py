@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import save_ann_ruler
 
 
 def _run(*args):
@@ -53,13 +54,11 @@ def _cli(*args):
 @pytest.fixture
 def metrics_file(tmp_path):
     """A real ``evaluate --output`` file (an entity ruler on a 3-sentence corpus)."""
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns([{"label": "person", "pattern": "Ann"}])
-    nlp.to_disk(tmp_path / "ruler")
+    save_ann_ruler(tmp_path / "ruler", "person")
     data = tmp_path / "dev.txt"
-    data.write_text("Ann\tB-person\nsaw\tO\nBo\tB-person\n\nAnn\tB-person\nran\tO\n\nit\tO\nrained\tO\n", encoding="utf8")
+    data.write_text(
+        "Ann\tB-person\nsaw\tO\nBo\tB-person\n\nAnn\tB-person\nran\tO\n\nit\tO\nrained\tO\n", encoding="utf8"
+    )
     result = _cli("evaluate", tmp_path / "ruler", data, "--output", tmp_path / "metrics.json", "--quiet")
     assert result.exit_code == 0, result.output
     return tmp_path / "metrics.json"
