@@ -8,6 +8,25 @@ import pytest
 
 from spacy_gner.testing import build_byte_bpe, make_tiny_llama, make_tiny_t5  # noqa: F401  (re-exported)
 
+# a knowfree_spans ``model`` block small enough to train in a test (random weights)
+TINY_KNOWFREE_MODEL = {
+    "tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
+    "hidden_size": 16,
+    "width_embedding": 8,
+    "attention_heads": 2,
+    "biaffine_heads": 2,
+}
+
+
+def save_ann_ruler(path, label):
+    """A blank English pipeline whose entity ruler tags "Ann" as ``label``, saved to ``path``."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": label, "pattern": "Ann"}])
+    nlp.to_disk(path)
+    return path
+
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run tests marked slow")

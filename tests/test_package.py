@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import save_ann_ruler
 
 
 def _run(*args):
@@ -65,11 +66,7 @@ def _cli(*args):
 @pytest.fixture
 def metrics_file(tmp_path):
     """A real ``evaluate --output`` file (an entity ruler on a 3-sentence corpus)."""
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns([{"label": "person", "pattern": "Ann"}])
-    nlp.to_disk(tmp_path / "ruler")
+    save_ann_ruler(tmp_path / "ruler", "person")
     data = tmp_path / "dev.txt"
     data.write_text(
         "Ann\tB-person\nsaw\tO\nBo\tB-person\n\nAnn\tB-person\nran\tO\n\nit\tO\nrained\tO\n", encoding="utf8"

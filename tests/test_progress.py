@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-import spacy
+from conftest import save_ann_ruler
 
 from spacy_gner.util import progress
 
@@ -33,9 +33,7 @@ def test_progress_helper(monkeypatch, tty, quiet, shown):
 
 @pytest.fixture
 def ruler_pipeline(tmp_path):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Ann"}])
-    nlp.to_disk(tmp_path / "pipe")
+    save_ann_ruler(tmp_path / "pipe", "PER")
     data = tmp_path / "dev.txt"
     data.write_text("\n\n".join(f"Ann\tB-PER\nsaw\tO\nitem{i}\tO" for i in range(5)) + "\n", encoding="utf8")
     return tmp_path / "pipe", data

@@ -21,6 +21,7 @@ import re
 
 import pytest
 import spacy
+from conftest import TINY_KNOWFREE_MODEL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import Doc
@@ -169,19 +170,6 @@ def _tagger_property(tagger, words):
         assert doc.ents == ()
 
 
-@FAST
-@given(words=DOC_WORDS)
-def test_tagger_on_generated_docs(tagger, words):
-    _tagger_property(tagger, words)
-
-
-@pytest.mark.slow
-@SLOW
-@given(words=DOC_WORDS)
-def test_tagger_on_generated_docs_many(tagger, words):
-    _tagger_property(tagger, words)
-
-
 # --- knowfree_spans -----------------------------------------------------------------------
 
 
@@ -192,15 +180,7 @@ def knowfree():
     from spacy_gner.corpora import doc_from_bio
 
     nlp = spacy.blank("xx")
-    model = {
-        "tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
-        "hidden_size": 16,
-        "width_embedding": 8,
-        "attention_heads": 2,
-        "biaffine_heads": 2,
-        "max_length": 16,
-        "chunk_overlap": 4,
-    }
+    model = {**TINY_KNOWFREE_MODEL, "max_length": 16, "chunk_overlap": 4}
     nlp.add_pipe("knowfree_spans", config={"model": model, "threshold": 0.0, "mode": "flat", "write_ents": True})
     words, tags = "Ann visited Paris".split(), ["B-per", "O", "B-loc"]
     nlp.initialize(lambda: [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))])
@@ -217,17 +197,29 @@ def _knowfree_property(knowfree, words):
         assert 0 <= span.start < span.end <= len(doc) and span.label_ in pipe.labels
 
 
+# the tagger and the span model share one pair of tests (the generator's runs fewer examples)
+PROPERTIES = {"tagger": _tagger_property, "knowfree": _knowfree_property}
+
+
+@pytest.fixture(scope="module", params=sorted(PROPERTIES))
+def component(request):
+    """(pipeline, property check) for each component fixture named in ``PROPERTIES``."""
+    return request.getfixturevalue(request.param), PROPERTIES[request.param]
+
+
 @FAST
 @given(words=DOC_WORDS)
-def test_knowfree_on_generated_docs(knowfree, words):
-    _knowfree_property(knowfree, words)
+def test_component_on_generated_docs(component, words):
+    nlp, check = component
+    check(nlp, words)
 
 
 @pytest.mark.slow
 @SLOW
 @given(words=DOC_WORDS)
-def test_knowfree_on_generated_docs_many(knowfree, words):
-    _knowfree_property(knowfree, words)
+def test_component_on_generated_docs_many(component, words):
+    nlp, check = component
+    check(nlp, words)
 
 
 # --- save and load gives the same entities --------------------------------------------------

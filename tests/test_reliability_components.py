@@ -15,18 +15,11 @@ import shutil
 import pytest
 import spacy
 import torch
+from conftest import TINY_KNOWFREE_MODEL
 from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_gner.corpora import doc_from_bio
-
-KF_MODEL = {
-    "tok2vec": {"embed": {"width": 16, "rows": [100, 50, 50, 50]}, "encode": {"width": 16, "depth": 1}},
-    "hidden_size": 16,
-    "width_embedding": 8,
-    "attention_heads": 2,
-    "biaffine_heads": 2,
-}
 
 
 def _gner(model_dir, **cfg):
@@ -44,7 +37,7 @@ def _tagger(model_dir, **cfg):
 
 def _knowfree(**cfg):
     nlp = spacy.blank("en")
-    nlp.add_pipe("knowfree_spans", config={"model": KF_MODEL, **cfg})
+    nlp.add_pipe("knowfree_spans", config={"model": TINY_KNOWFREE_MODEL, **cfg})
     words, tags = "Ann visited Paris".split(), ["B-per", "O", "B-loc"]
     egs = [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))]
     nlp.initialize(lambda: egs)
@@ -142,7 +135,7 @@ def test_bare_string_labels_are_refused(tiny_t5_dir, tiny_llama_dir):
     tagger = _tagger(tiny_llama_dir).get_pipe("unmasked_llm_tagger")
     with pytest.raises(ValueError, match="E030"):
         tagger.initialize(None, labels="person")
-    kf = spacy.blank("en").add_pipe("knowfree_spans", config={"model": KF_MODEL})
+    kf = spacy.blank("en").add_pipe("knowfree_spans", config={"model": TINY_KNOWFREE_MODEL})
     with pytest.raises(ValueError, match="E030"):
         kf.initialize(lambda: [Example.from_dict(Doc(kf.vocab, words=["a"]), {})], labels="person")
 

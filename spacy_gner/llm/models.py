@@ -12,14 +12,32 @@ entirely from spacy-llm's cache never loads them. torch / transformers are impor
 only then.
 """
 
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from spacy_llm.registry import registry
 
 from ..errors import Errors
+from ._common import regroup
 
 
+@registry.llm_models("spacy_gner.HFCausalLM.v1")
 class HFCausalLM:
+    """A local or hub causal LM answering spacy-llm prompts greedily, in batches.
+
+    name (str): hub name or local directory of any ``AutoModelForCausalLM`` checkpoint.
+    max_new_tokens (int): answer length limit.
+    batch_size (int): prompts per ``generate`` call (left padded, sorted by length).
+    device (Optional[str]): "cuda", "cpu", ... ; default CUDA when available.
+    torch_dtype (str): "auto" (bf16 on a capable GPU, else fp32) or a torch dtype name.
+    use_chat_template (bool): wrap prompts in the tokenizer's chat template if it has one.
+    system_prompt (Optional[str]): optional system message for the chat template.
+    max_input_tokens (int): prompts are truncated to this many tokens.
+    context_length (Optional[int]): spacy-llm shards docs whose prompts exceed it
+        (whitespace-token estimate); default ``max_input_tokens``.
+    local_files_only (bool): never reach the hub (implied for a local directory).
+    config_init (Dict[str, Any]): extra ``from_pretrained`` arguments.
+    """
+
     def __init__(
         self,
         name: str,
@@ -35,9 +53,17 @@ class HFCausalLM:
         local_files_only: bool = False,
         config_init: Optional[Dict[str, Any]] = None,
     ):
+        from ..util import check_int
+
+        for what, value in (
+            ("max_new_tokens", max_new_tokens),
+            ("batch_size", batch_size),
+            ("max_input_tokens", max_input_tokens),
+        ):
+            check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
         self.name = str(name)
         self.max_new_tokens = max_new_tokens
-        self.batch_size = max(1, batch_size)
+        self.batch_size = batch_size
         self.device_name = device
         self.torch_dtype = torch_dtype
         self.use_chat_template = use_chat_template
@@ -136,63 +162,8 @@ class HFCausalLM:
         answers = self.generate(flat)
         if len(answers) != len(flat):
             raise ValueError(Errors.E407.format(n_responses=len(answers), n_prompts=len(flat)))
-        out: List[List[str]] = []
-        i = 0
-        for doc_prompts in nested:
-            out.append(answers[i : i + len(doc_prompts)])
-            i += len(doc_prompts)
-        return out
+        return regroup(answers, nested)
 
 
-@registry.llm_models("spacy_gner.HFCausalLM.v1")
-def make_hf_causal_lm(
-    name: str,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    device: Optional[str] = None,
-    torch_dtype: str = "auto",
-    use_chat_template: bool = True,
-    system_prompt: Optional[str] = None,
-    max_input_tokens: int = 1024,
-    context_length: Optional[int] = None,
-    local_files_only: bool = False,
-    config_init: Optional[Dict[str, Any]] = None,
-) -> Callable[[Iterable[Iterable[str]]], Iterable[Iterable[str]]]:
-    """A local or hub causal LM answering spacy-llm prompts greedily, in batches.
-
-    name (str): hub name or local directory of any ``AutoModelForCausalLM`` checkpoint.
-    max_new_tokens (int): answer length limit.
-    batch_size (int): prompts per ``generate`` call (left padded, sorted by length).
-    device (Optional[str]): "cuda", "cpu", ... ; default CUDA when available.
-    torch_dtype (str): "auto" (bf16 on a capable GPU, else fp32) or a torch dtype name.
-    use_chat_template (bool): wrap prompts in the tokenizer's chat template if it has one.
-    system_prompt (Optional[str]): optional system message for the chat template.
-    max_input_tokens (int): prompts are truncated to this many tokens.
-    context_length (Optional[int]): spacy-llm shards docs whose prompts exceed it
-        (whitespace-token estimate); default ``max_input_tokens``.
-    local_files_only (bool): never reach the hub (implied for a local directory).
-    config_init (Dict[str, Any]): extra ``from_pretrained`` arguments.
-    """
-    from ..util import check_int
-
-    for what, value in (
-        ("max_new_tokens", max_new_tokens),
-        ("batch_size", batch_size),
-        ("max_input_tokens", max_input_tokens),
-    ):
-        check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
-    if config_init is None:
-        config_init = {}
-    return HFCausalLM(
-        name,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        device=device,
-        torch_dtype=torch_dtype,
-        use_chat_template=use_chat_template,
-        system_prompt=system_prompt,
-        max_input_tokens=max_input_tokens,
-        context_length=context_length,
-        local_files_only=local_files_only,
-        config_init=config_init,
-    )
+# setup.cfg's entry point names the factory by this name
+make_hf_causal_lm = HFCausalLM

@@ -27,11 +27,12 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from spacy_llm.registry import registry
 
 from ..errors import Errors
+from ._common import regroup
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -45,11 +46,30 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+@registry.llm_models("spacy_gner.OpenAICompatible.v1")
 class OpenAICompatible:
+    """An OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI itself).
+
+    name (str): the model name the server knows (vLLM: the served model path or
+        --served-model-name; Ollama: e.g. "qwen2.5:7b-instruct").
+    endpoint (str): full URL of /v1/chat/completions (chat template applied by the server)
+        or /v1/completions (prompt sent as is).
+    config (Dict[str, Any]): extra request fields (temperature, top_p, stop, ...);
+        temperature defaults to 0.
+    api_key_env (str): environment variable holding the key; unset = no Authorization header.
+    max_new_tokens (Optional[int]): sent as max_tokens (the workflow sets it per step); null = server default.
+    max_concurrency (int): requests in flight at once.
+    max_tries (int): attempts per prompt (connection errors, timeouts, HTTP 408/409/429/5xx).
+    interval (float): seconds before the first retry; doubled after each.
+    max_request_time (float): timeout of one request in seconds.
+    system_prompt (Optional[str]): system message for chat endpoints.
+    context_length (Optional[int]): spacy-llm shards docs whose prompt exceeds it.
+    """
+
     def __init__(
         self,
         name: str,
-        endpoint: str,
+        endpoint: str = "http://localhost:8000/v1/chat/completions",
         *,
         config: Optional[Dict[str, Any]] = None,
         api_key_env: str = "OPENAI_API_KEY",
@@ -61,6 +81,14 @@ class OpenAICompatible:
         system_prompt: Optional[str] = None,
         context_length: Optional[int] = None,
     ):
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            raise ValueError(Errors.E600.format(what="endpoint", rule="an http:// or https:// URL", value=endpoint))
+        for what, value in (("max_concurrency", max_concurrency), ("max_tries", max_tries)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(Errors.E600.format(what=what, rule="an integer >= 1", value=value))
+        for what, value in (("interval", interval), ("max_request_time", max_request_time)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(Errors.E600.format(what=what, rule="a number > 0", value=value))
         self.name = name
         self.endpoint = endpoint
         self.config = dict(config or {})
@@ -68,8 +96,8 @@ class OpenAICompatible:
         self.max_new_tokens = max_new_tokens
         self.max_concurrency = max_concurrency
         self.max_tries = max_tries
-        self.interval = interval
-        self.max_request_time = max_request_time
+        self.interval = float(interval)
+        self.max_request_time = float(max_request_time)
         self.system_prompt = system_prompt
         self.context_length = context_length
         self.chat = not endpoint.rstrip("/").endswith("/completions") or endpoint.rstrip("/").endswith(
@@ -164,12 +192,7 @@ class OpenAICompatible:
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(flat))) as pool:
                 answers = list(pool.map(self.complete, flat))
         self.n_prompts += len(flat)
-        out: List[List[str]] = []
-        i = 0
-        for doc_prompts in nested:
-            out.append(answers[i : i + len(doc_prompts)])
-            i += len(doc_prompts)
-        return out
+        return regroup(answers, nested)
 
 
 def _retry_after(err: "urllib.error.HTTPError") -> Optional[float]:
@@ -194,55 +217,5 @@ def _error_detail(err: "urllib.error.HTTPError") -> str:
     return line[:200] or "no detail"
 
 
-@registry.llm_models("spacy_gner.OpenAICompatible.v1")
-def make_openai_compatible(
-    name: str,
-    endpoint: str = "http://localhost:8000/v1/chat/completions",
-    config: Optional[Dict[str, Any]] = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    max_new_tokens: Optional[int] = 256,
-    max_concurrency: int = 4,
-    max_tries: int = 5,
-    interval: float = 1.0,
-    max_request_time: float = 120.0,
-    system_prompt: Optional[str] = None,
-    context_length: Optional[int] = None,
-) -> OpenAICompatible:
-    """An OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI itself).
-
-    name (str): the model name the server knows (vLLM: the served model path or
-        --served-model-name; Ollama: e.g. "qwen2.5:7b-instruct").
-    endpoint (str): full URL of /v1/chat/completions (chat template applied by the server)
-        or /v1/completions (prompt sent as is).
-    config (Dict[str, Any]): extra request fields (temperature, top_p, stop, ...);
-        temperature defaults to 0.
-    api_key_env (str): environment variable holding the key; unset = no Authorization header.
-    max_new_tokens (Optional[int]): sent as max_tokens (the workflow sets it per step); null = server default.
-    max_concurrency (int): requests in flight at once.
-    max_tries (int): attempts per prompt (connection errors, timeouts, HTTP 408/409/429/5xx).
-    interval (float): seconds before the first retry; doubled after each.
-    max_request_time (float): timeout of one request in seconds.
-    system_prompt (Optional[str]): system message for chat endpoints.
-    context_length (Optional[int]): spacy-llm shards docs whose prompt exceeds it.
-    """
-    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
-        raise ValueError(Errors.E600.format(what="endpoint", rule="an http:// or https:// URL", value=endpoint))
-    for what, value in (("max_concurrency", max_concurrency), ("max_tries", max_tries)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(Errors.E600.format(what=what, rule="an integer >= 1", value=value))
-    for what, value in (("interval", interval), ("max_request_time", max_request_time)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(Errors.E600.format(what=what, rule="a number > 0", value=value))
-    return OpenAICompatible(
-        name,
-        endpoint,
-        config=config,
-        api_key_env=api_key_env,
-        max_new_tokens=max_new_tokens,
-        max_concurrency=max_concurrency,
-        max_tries=max_tries,
-        interval=float(interval),
-        max_request_time=float(max_request_time),
-        system_prompt=system_prompt,
-        context_length=context_length,
-    )
+# setup.cfg's entry point and the tests name the factory by this name
+make_openai_compatible = OpenAICompatible
