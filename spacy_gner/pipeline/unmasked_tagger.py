@@ -2,8 +2,12 @@
 
 Loss and prediction use the first sub-token of each word (the others are ignored);
 BIO labels are collected from the training data; predictions are repaired and written to
-``doc.spans[spans_key]`` (``attrs["scores"]``: the product of each entity's word
-probabilities) and, with ``write_ents``, to ``doc.ents`` (``util.set_entities``). Docs longer
+``doc.spans[spans_key]`` (``attrs["scores"]``: an entity's probability, the product of
+the probabilities of its words' tags under the token label distribution) and, with
+``write_ents``, to ``doc.ents`` (``util.set_entities``); entities scoring below
+``threshold`` (default 0: keep all) are dropped from both. The labels are the codes
+learned from the training data (no names or per-document labels: the head has one output
+per BIO tag seen in training). Docs longer
 than ``max_length`` tokens are cut into word windows that fit (``window_overlap`` words
 shared) and merged back. Saving writes the LoRA adapter, the head, the tokenizer and the
 base-model *reference*, never the frozen base weights; ``export_merged`` writes a full
@@ -28,6 +32,7 @@ from ..schema.bio import bio_to_spans, repair_bio
 from ..util import (
     check_int,
     check_label_list,
+    check_threshold,
     doc_to_bio,
     first_line,
     merge_chunk_spans,
@@ -63,6 +68,7 @@ DEFAULT_MODEL = {
         "spans_key": "llm_tagger",
         "write_ents": True,
         "overwrite_ents": False,
+        "threshold": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -77,6 +83,7 @@ def make_unmasked_tagger(
     spans_key: str,
     write_ents: bool,
     overwrite_ents: bool,
+    threshold: float,
     scorer: Optional[Callable],
 ) -> "UnmaskedTagger":
     return UnmaskedTagger(
@@ -89,6 +96,7 @@ def make_unmasked_tagger(
         spans_key=spans_key,
         write_ents=write_ents,
         overwrite_ents=overwrite_ents,
+        threshold=threshold,
         scorer=scorer,
     )
 
@@ -122,6 +130,7 @@ class UnmaskedTagger(TrainablePipe):
         for key, minimum in SIZE_SETTINGS.items():
             if key in self.cfg:
                 check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
+        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
         self.net = None
         self.tokenizer = None
 
@@ -273,14 +282,24 @@ class UnmaskedTagger(TrainablePipe):
         jobs = []  # (doc index, window, ids, first positions)
         windows_per_doc: List[List[Window]] = [[] for _ in docs]
         kept: List[List[int]] = [_word_indices(doc) for doc in docs]
+        windowed = cut_words = cut_docs = 0
         for d, doc in enumerate(docs):
             if not kept[d]:
                 continue
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in kept[d]])
-            for window in self._windows(word_ids):
+            windows = self._windows(word_ids)
+            windowed += len(windows) > 1
+            long_words = sum(len(w) > self.cfg["max_length"] - 1 for w in word_ids)
+            cut_words += long_words
+            cut_docs += long_words > 0
+            for window in windows:
                 ids, first, _ = self._encode(word_ids, window)
                 windows_per_doc[d].append(window)
                 jobs.append((d, window, ids, first))
+        if windowed:
+            warnings.warn(Warnings.W200.format(docs=windowed, limit=self.cfg["max_length"], overlap=self.cfg["window_overlap"]), stacklevel=2)
+        if cut_words:
+            warnings.warn(Warnings.W201.format(n=cut_words, docs=cut_docs, limit=self.cfg["max_length"] - 1), stacklevel=2)
         spans_per_doc: List[List] = [[] for _ in docs]
         order = sorted(range(len(jobs)), key=lambda k: len(jobs[k][2]))
         results: Dict[int, Tuple[List[str], List[float]]] = {}
@@ -324,6 +343,7 @@ class UnmaskedTagger(TrainablePipe):
                 scores=scores,
                 write_ents=self.cfg["write_ents"],
                 overwrite_ents=self.cfg["overwrite_ents"],
+                threshold=self.cfg["threshold"],
             )
 
     # --- serialization ------------------------------------------------------------

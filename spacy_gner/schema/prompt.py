@@ -6,7 +6,7 @@ degrades those checkpoints, so it is configurable but not edited.
 """
 import random
 import re
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
 
@@ -50,6 +50,32 @@ def validate_labels(labels: Iterable[str]) -> List[str]:
             raise ValueError(Errors.E001.format(label=label))
         seen.setdefault(label, None)
     return list(seen)
+
+
+def validate_label_map(labels) -> Dict[str, str]:
+    """Entity types as ``{code: name}``: a list gives each code as its own name; a mapping
+    ``{"PER": "person", …}`` keeps its names (what the prompt shows; the doc gets the
+    codes). Codes and names are checked like ``validate_labels``; two codes with one name
+    are refused (``E120``: the model's answer could not be mapped back)."""
+    if isinstance(labels, dict):
+        codes = validate_labels(list(labels))
+        names = validate_labels([labels[c] for c in codes] if all(isinstance(labels[c], str) for c in codes) else [None])
+        if len(names) != len(codes):
+            seen: Dict[str, str] = {}
+            for code in codes:
+                if labels[code] in seen:
+                    raise ValueError(Errors.E120.format(name=labels[code], a=seen[labels[code]], b=code))
+                seen[labels[code]] = code
+        return {code: labels[code] for code in codes}
+    return {code: code for code in validate_labels(labels)}
+
+
+def label_config(mapping: Dict[str, str]):
+    """The plain form of a label map to store in a config or ``cfg.json``: a list when every
+    name is its code, else the mapping itself."""
+    if all(code == name for code, name in mapping.items()):
+        return list(mapping)
+    return dict(mapping)
 
 
 def build_prompt(words: Sequence[str], labels: Sequence[str], template: str = DEFAULT_TEMPLATE) -> str:
