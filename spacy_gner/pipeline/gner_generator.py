@@ -13,8 +13,17 @@ split entities. The torch backbone is imported lazily: this module is cheap to i
 
 Decoding (``decoding``): ``"free"`` generates text (greedy or beam) and aligns it by
 hierarchical matching; ``"constrained"`` forces the output words to be the input words and
-lets the model choose only the labels (``spacy_gner.ml.constrained``), which also gives a
-probability per entity in ``doc.spans[spans_key].attrs["scores"]``.
+lets the model choose only the labels (``spacy_gner.ml.constrained``).
+
+Scores: every entity gets a probability in ``doc.spans[spans_key].attrs["scores"]``, the
+product of its words' tag probabilities: the decoder's label decisions (constrained) or,
+with free decoding, a teacher-forced pass over the aligned tags
+(``HFGenerator.tag_probabilities``). ``threshold`` drops entities below it.
+
+Labels: a list of types or a ``{code: name}`` mapping (the prompt shows the names, the doc
+gets the codes); a doc's own ``doc._.gner_labels`` wins over ``component_cfg`` and the
+component's labels, and docs with one label set are decoded together. A label set whose
+prompt exceeds ``max_source_length`` is split into groups (``W100``), never the sentence.
 """
 import json
 import math
