@@ -271,3 +271,36 @@ def test_tagger_keeps_entity_straddling_a_window_cut(tiny_llama_dir):
     with pytest.warns(UserWarning, match="W200"):
         doc = nlp(" ".join(words))
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(9, 11, "loc")]
+
+
+def test_knowfree_keeps_entity_straddling_a_chunk_cut(monkeypatch):
+    import numpy
+
+    from spacy_gner.ml.knowfree import plan_chunks
+
+    nlp = spacy.blank("en")
+    model = {**KF_MODEL, "max_length": 10, "chunk_overlap": 4}
+    nlp.add_pipe("knowfree_spans", config={"model": model, "mode": "flat", "write_ents": True})
+    words, tags = "Ann visited Paris".split(), ["B-per", "O", "B-loc"]
+    nlp.initialize(lambda: [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))])
+    pipe = nlp.get_pipe("knowfree_spans")
+    loc = pipe.labels.index("loc")
+
+    def fake_predict(docs):
+        # "New York" (words 9-10) seen whole by chunk (6, 16); chunk (0, 10) ends between
+        # them and sees only "New", with a HIGHER score: the cut chunk must still lose
+        chunks = plan_chunks([len(d) for d in docs], 10, 4)
+        assert chunks[0] == (0, 0, 10)
+        logits = numpy.full((len(chunks), 10, 10, len(pipe.labels)), -10.0, dtype="f")
+        for k, (_, cs, ce) in enumerate(chunks):
+            if cs <= 9 and ce >= 11:
+                logits[k, 9 - cs, 1, loc] = 3.0
+            elif cs <= 9 < ce:
+                logits[k, 9 - cs, 0, loc] = 6.0
+        return logits, chunks
+
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(pipe, "model", SimpleNamespace(predict=fake_predict, ops=pipe.model.ops))
+    doc = nlp(" ".join(["x"] * 9 + ["New", "York"] + ["x"] * 9))
+    assert [(e.start, e.end, e.label_) for e in doc.ents] == [(9, 11, "loc")]
