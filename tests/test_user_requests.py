@@ -304,3 +304,24 @@ def test_knowfree_keeps_entity_straddling_a_chunk_cut(monkeypatch):
     monkeypatch.setattr(pipe, "model", SimpleNamespace(predict=fake_predict, ops=pipe.model.ops))
     doc = nlp(" ".join(["x"] * 9 + ["New", "York"] + ["x"] * 9))
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(9, 11, "loc")]
+
+
+def test_evaluate_label_file_mapping_prompts_names_scores_codes(tiny_t5_dir, tmp_path, monkeypatch):
+    from collections import OrderedDict
+
+    from spacy_gner.cli import evaluate as evaluate_module
+    from spacy_gner.corpora import read_docs
+
+    (tmp_path / "labels.json").write_text(json.dumps({"per": "person", "loc": "location"}))
+    labels = evaluate_module.parse_labels(None, tmp_path / "labels.json")
+    assert labels == {"per": "person", "loc": "location"}
+    (tmp_path / "gold.txt").write_text("Ann\tB-per\nsaw\tO\nParis\tB-loc\n\nBob\tB-per\nleft\tO\n")
+    nlp, pipe = _gner(tiny_t5_dir)
+    names = {"Ann": "B-person", "Bob": "B-person", "Paris": "B-location"}
+    fake = _fake_generate(lambda w, shown: names.get(w, "O"))
+    monkeypatch.setattr(pipe.generator, "generate", fake)
+    gold = read_docs(nlp.vocab, tmp_path / "gold.txt")
+    payload = evaluate_module.evaluate(nlp, OrderedDict(d=gold), modes=["strict", "paper"], labels=labels)
+    assert all("tags: person, location and O." in p for call in fake.calls for p in call)
+    result = payload["datasets"]["d"]
+    assert result["strict"]["f"] == pytest.approx(1.0) and result["paper"]["f"] == pytest.approx(1.0)

@@ -78,8 +78,9 @@ def parse_modes(mode: str) -> List[str]:
     return modes
 
 
-def parse_labels(labels: Optional[str], labels_file: Optional[Path]) -> Optional[List[str]]:
-    """The ``--labels`` / ``--labels-file`` types in order, without duplicates (``None``: not given)."""
+def parse_labels(labels: Optional[str], labels_file: Optional[Path]):
+    """The ``--labels`` / ``--labels-file`` types in order, without duplicates (``None``: not
+    given); a JSON object ``{code: name}`` in the file is returned as that mapping."""
     from ..errors import Errors
 
     if labels is not None and labels_file is not None:
@@ -90,13 +91,16 @@ def parse_labels(labels: Optional[str], labels_file: Optional[Path]) -> Optional
         if not labels_file.is_file():
             raise EvaluateError(Errors.E025.format(path=labels_file, problem="no such file"))
         text = labels_file.read_text(encoding="utf8")
-        if text.lstrip().startswith("["):
+        if text.lstrip()[:1] in ("[", "{"):
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as err:
                 raise EvaluateError(Errors.E025.format(path=labels_file, problem=f"invalid JSON ({err})")) from None
+            if isinstance(items, dict) and items and all(isinstance(x, str) and isinstance(y, str) for x, y in items.items()):
+                # {code: name}: scored on the codes, prompted with the names
+                return {code.strip(): name.strip() for code, name in items.items()}
             if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                raise EvaluateError(Errors.E025.format(path=labels_file, problem="the JSON is not a list of strings"))
+                raise EvaluateError(Errors.E025.format(path=labels_file, problem="the JSON is not a list of strings or an object of code: name strings"))
         else:
             items = [line for line in text.splitlines() if not line.strip().startswith("#")]
     else:
@@ -204,7 +208,7 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) 
     groups: Dict[Optional[Tuple[str, ...]], List[int]] = OrderedDict()
     for i, gold in enumerate(gold_docs):
         own = gold.user_data.get(LABELS_KEY)
-        key = tuple(labels) if labels else (tuple(own) if own else None)
+        key = _label_key(labels) if labels else (tuple(own) if own else None)
         groups.setdefault(key, []).append(i)
     if runtime and None in groups:
         # no label set given: prompt with the types present in the gold corpus
@@ -217,7 +221,7 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) 
             groups.setdefault(tuple(corpus), []).extend(merged)
     preds: List = [None] * len(gold_docs)
     for key, idx in groups.items():
-        cfg = {name: {"labels": list(key)} for name in runtime} if key else {}
+        cfg = {name: {"labels": _label_value(key)} for name in runtime} if key else {}
         docs = (
             Doc(nlp.vocab, words=[t.text for t in gold_docs[i]], spaces=[bool(t.whitespace_) for t in gold_docs[i]])
             for i in idx
@@ -225,6 +229,16 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int) 
         for i, doc in zip(idx, nlp.pipe(docs, batch_size=batch_size, component_cfg=cfg)):
             preds[i] = doc
     return preds
+
+
+def _label_key(labels) -> Tuple:
+    """A hashable form of a label list or ``{code: name}`` mapping."""
+    return tuple(labels.items()) if isinstance(labels, dict) else tuple(labels)
+
+
+def _label_value(key: Tuple):
+    """Back from ``_label_key``: the list, or the mapping."""
+    return dict(key) if key and isinstance(key[0], tuple) else list(key)
 
 
 def free_generator(nlp) -> Optional[str]:
@@ -253,6 +267,11 @@ def generation_records(nlp, name: str, preds: List, gold_docs: List, labels: Opt
         label_list = list(group.attrs.get("labels", [])) if group is not None else list(labels or gold.user_data.get(LABELS_KEY) or [])
         allowed = set(label_list)
         gold_tags = [t if t == "O" or t[2:] in allowed else "O" for t in doc_to_bio(gold)]
+        names = group.attrs.get("label_names") if group is not None else None
+        if names:  # the generations use the names the prompt showed
+            to_name = dict(zip(label_list, names))
+            gold_tags = [t if t == "O" else t[:2] + to_name.get(t[2:], t[2:]) for t in gold_tags]
+            label_list = list(names)
         gens = group.attrs.get("generations") if group is not None else None
         if not gens:  # nothing generated (no words, or no labels): an empty prediction
             gens = [[0, len(gold), ""]] if len(gold) else []
@@ -343,7 +362,7 @@ def evaluate_cli(
     pipeline: str = typer.Argument(..., help="Pipeline directory or installed package name"),
     data: List[Path] = typer.Argument(..., help="Corpora, one dataset each: .spacy, CoNLL BIO, GNER JSONL, span JSONL or a directory"),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types: run-time labels and scoring restriction"),
-    labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Entity types, one per line (or a JSON list)"),
+    labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Entity types, one per line, a JSON list, or a JSON object {code: name} (prompted with the names)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write all figures (fractions) to this JSON file"),
     spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Span group holding the gold (and the predictions, when the pipeline writes it). Default: a components' spans_key or 'sc' when the gold has it, else doc.ents"),
     mode: str = typer.Option("all", "--mode", help="strict, partial, paper, a comma-separated list, or all"),

@@ -112,6 +112,8 @@ class DocPrediction(NamedTuple):
     labels: List[str]
     # free decoding: ``[start, end, text]`` per chunk (token offsets, the generated text)
     generations: Optional[List[List[Any]]] = None
+    # the names the prompt showed for ``labels`` (None: the codes themselves)
+    names: Optional[List[str]] = None
 
 
 @Language.factory(
@@ -439,7 +441,7 @@ class GNERGenerator(TrainablePipe):
         names = list(label_map.values())
         to_code = {name: code for code, name in label_map.items()}
         if not codes or not any(len(doc) for doc in docs):
-            return [DocPrediction([], [], codes) for _ in docs]
+            return [DocPrediction([], [], codes, None, names) for _ in docs]
         generator = self._require_model()
         jobs = []  # (doc index, chunk, word token indices, words, names prompted)
         for d, doc in enumerate(docs):
@@ -512,7 +514,7 @@ class GNERGenerator(TrainablePipe):
         for d, doc in enumerate(docs):
             merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
             scores = [span_scores[d][span] for span in merged]
-            out.append(DocPrediction(merged, scores, codes, generations[d]))
+            out.append(DocPrediction(merged, scores, codes, generations[d], names))
         return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
@@ -522,6 +524,8 @@ class GNERGenerator(TrainablePipe):
         with ``write_ents``, ``doc.ents`` (``util.set_entities``)."""
         for doc, pred in zip(docs, predictions):
             attrs = {"labels": list(pred.labels)}
+            if pred.names is not None and list(pred.names) != list(pred.labels):
+                attrs["label_names"] = list(pred.names)  # what the prompt showed, per code
             if pred.generations is not None:
                 attrs["generations"] = [list(g) for g in pred.generations]
             write_predictions(
