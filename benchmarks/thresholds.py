@@ -123,9 +123,12 @@ def main():
     ap.add_argument("--components", default="knowfree_spans,unmasked_llm_tagger,gner_generator")
     args = ap.parse_args()
     model_dir = smollm()
-    print(f"# {platform.machine()}, {os.cpu_count()} cores, CPU fp32, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
-    print(f"# CoNLL-2003: train = {args.train} sentences (seeded shuffle {args.seed}); dev = first {args.dev} dev sentences")
-    print(f"# knowfree_spans {args.kf_epochs} epochs; tagger and gner_generator (SmolLM2-135M) {args.epochs} epoch(s); one seed")
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, CPU fp32, torch threads {threads}")
+    print(f"# CoNLL-2003: train = {args.train} sentences (seeded shuffle {args.seed}); "
+          f"dev = first {args.dev} dev sentences")
+    print(f"# knowfree_spans {args.kf_epochs} epochs; tagger and gner_generator (SmolLM2-135M) "
+          f"{args.epochs} epoch(s); seed {args.seed}")
     print(f"{'component':<22}{'threshold':>10}{'P':>8}{'R':>8}{'n pred':>8}")
     for component in args.components.split(","):
         rows, train_s, pred_s = run(component, args, model_dir)

@@ -2,12 +2,11 @@
 no silent truncation (label groups, coded warnings, entities kept across window cuts)."""
 import json
 import math
-import warnings
 
 import pytest
 import spacy
 import torch
-from spacy.tokens import Doc, Span
+from spacy.tokens import Span
 from spacy.training import Example
 
 from spacy_gner.corpora import doc_from_bio
@@ -111,7 +110,8 @@ def test_tagger_threshold_monotone(tiny_llama_dir):
     torch.manual_seed(0)
     with torch.no_grad():  # entities everywhere, with varied probabilities
         pipe.net.head.bias[pipe.cfg["tags"].index("B-per")] = 3.0
-    counts = _assert_monotone(nlp, pipe, "llm_tagger", ["Ann met Bob in Rome", "Cy saw Dee"], lambda docs: pipe.predict(docs))
+    texts = ["Ann met Bob in Rome", "Cy saw Dee"]
+    counts = _assert_monotone(nlp, pipe, "llm_tagger", texts, lambda docs: pipe.predict(docs))
     assert counts[0] > 0 and counts[-1] < counts[0]
 
 
@@ -219,6 +219,15 @@ def test_label_set_too_long_for_one_prompt_is_split_never_the_sentence(tiny_t5_d
     shown = [lab for p in prompts for lab in p.split("tags: ")[1].split(" and O.")[0].split(", ")]
     assert sorted(shown) == sorted(labels)
     assert [e.text for e in doc.ents] == ["Ann"]
+    # evaluate's GNER records: one per label group, each with the types it was prompted with
+    from spacy_gner.cli.evaluate import generation_records
+
+    gold = nlp.make_doc(text)
+    gold.ents = [Span(gold, 0, 1, label=labels[0])]
+    records = generation_records(nlp, "d", [doc], [gold], None)
+    assert len(records) == len(prompts)
+    assert sorted(lab for r in records for lab in r["label_list"]) == sorted(labels)
+    assert sum(t != "O" for r in records for t in r["instance"]["labels"]) == 1  # gold counted once
     with pytest.raises(ValueError, match="E121"):
         pipe.cfg["max_source_length"] = 300
         nlp(text)

@@ -275,16 +275,18 @@ def generation_records(nlp, name: str, preds: List, gold_docs: List, labels: Opt
         gens = group.attrs.get("generations") if group is not None else None
         if not gens:  # nothing generated (no words, or no labels): an empty prediction
             gens = [[0, len(gold), ""]] if len(gold) else []
-        for start, end, text in gens:
+        for start, end, text, *group in gens:
             idx = [k for k in range(start, end) if gold[k].text.strip()]
+            shown = list(group[0]) if group else label_list  # one group of a split label set
+            keep = set(shown)
             records.append(
                 {
                     "dataset": name,
-                    "label_list": label_list,
+                    "label_list": shown,
                     "instance": {
-                        "id": str(i) if len(gens) == 1 else f"{i}:{start}-{end}",
+                        "id": str(i) if len(gens) == 1 else f"{i}:{start}-{end}" + (f":{len(records)}" if group else ""),
                         "words": [gold[k].text for k in idx],
-                        "labels": [gold_tags[k] for k in idx],
+                        "labels": [t if t == "O" or t[2:] in keep else "O" for t in (gold_tags[k] for k in idx)],
                     },
                     "prediction": text,
                 }

@@ -83,7 +83,9 @@ def tags_from_generation(text: str, words: Sequence[str], labels: Sequence[str],
     return repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=back_tokenize))
 
 
-def _word_tag_probs(words: Sequence[str], target: str, ends: Sequence[int], token_logprobs: Sequence[float]) -> List[float]:
+def _word_tag_probs(
+    words: Sequence[str], target: str, ends: Sequence[int], token_logprobs: Sequence[float]
+) -> List[float]:
     """Per word of ``target`` (``w1(t1) w2(t2) …``), the product of the probabilities of
     the tokens overlapping its ``(tag)`` characters (token ``k`` covers
     ``[ends[k-1], ends[k])``)."""

@@ -489,8 +489,9 @@ class GNERGenerator(TrainablePipe):
             results = [(tags, p) for (tags, _), p in zip(results, probs)]
         generations: List[Optional[List[List[Any]]]] = [None if texts is None else [] for _ in docs]
         if texts is not None:
-            for (d, chunk, _, _, _), text in zip(jobs, texts):
-                generations[d].append([chunk[0], chunk[1], text])
+            for (d, chunk, _, _, group), text in zip(jobs, texts):
+                # a fourth item, the names prompted, only when the label set was split
+                generations[d].append([chunk[0], chunk[1], text] + ([group] if len(group) < len(names) else []))
         chunks: List[List] = [[] for _ in docs]
         chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
         span_scores: List[Dict[SpanTuple, float]] = [{} for _ in docs]
@@ -519,7 +520,8 @@ class GNERGenerator(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
-        decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` per
+        decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` (plus
+        the names prompted when the label set was split into groups) per
         chunk, the model's raw output, which ``evaluate`` scores the GNER authors' way) and,
         with ``write_ents``, ``doc.ents`` (``util.set_entities``)."""
         for doc, pred in zip(docs, predictions):

@@ -59,7 +59,8 @@ def validate_label_map(labels) -> Dict[str, str]:
     are refused (``E120``: the model's answer could not be mapped back)."""
     if isinstance(labels, dict):
         codes = validate_labels(list(labels))
-        names = validate_labels([labels[c] for c in codes] if all(isinstance(labels[c], str) for c in codes) else [None])
+        given = [labels[c] for c in codes]
+        names = validate_labels(given if all(isinstance(n, str) for n in given) else [None])
         if len(names) != len(codes):
             seen: Dict[str, str] = {}
             for code in codes:
