@@ -29,7 +29,23 @@ class Warnings(metaclass=ErrorsWithCodes):
     W071 = ("Interrupted: {done} of {shards} shards are complete in {output}. Rerun the same "
             "command to resume; complete shards are skipped, the others are redone.")
     # --- gner_generator (W1xx) ---
+    W100 = ("{n} prompt(s) of {docs} document(s) are longer than max_source_length={limit} tokens "
+            "with all {k} entity types: the types were split into groups of at most {size} run "
+            "separately and merged (slower). Raise max_source_length (within the model's limit) "
+            "or lower window_words to prompt them together.")
+    W101 = ("{docs} document(s) have a sentence longer than window_words={limit} words: they were "
+            "cut into windows sharing window_overlap={overlap} words, labelled separately and "
+            "merged. Raise window_words to see more context at once.")
+    W102 = ("threshold={threshold} is set but free decoding gave no score for {n} chunk(s) "
+            "(the tokenizer could not be aligned with the target): their entities are kept "
+            "whatever their score would be.")
     # --- unmasked_llm_tagger (W2xx) ---
+    W200 = ("{docs} document(s) are longer than max_length={limit} sub-tokens: they were cut into "
+            "windows sharing window_overlap={overlap} words, tagged separately and merged. Raise "
+            "max_length to see more context at once.")
+    W201 = ("{n} word(s) in {docs} document(s) have more than max_length - 1 = {limit} sub-tokens: "
+            "only their first {limit} sub-tokens reach the model (their tag is read from the "
+            "first one). Raise max_length.")
     # --- knowfree_spans (W3xx) ---
     W301 = ("knowfree_spans scores spans of at most {width} words (max_span_width {setting!r}), "
             "but {n_target} gold target span(s) (e.g. {examples}) and {n_ext} extension span(s) "
@@ -144,6 +160,11 @@ class Errors(metaclass=ErrorsWithCodes):
     E103 = ("decoding={decoding!r} is not available: choose 'free' or 'constrained'.")
     E104 = ("The saved component {name!r} in {path} is damaged: {problem}. Save the pipeline again "
             "with nlp.to_disk().")
+    E120 = ("Entity type names must be distinct: {a!r} and {b!r} are both named {name!r}, so the "
+            "model's answer {name!r} could not be mapped back to one code.")
+    E121 = ("The prompt for a chunk of {words} words with the single entity type {label!r} is "
+            "{length} tokens, more than max_source_length={limit}: the sentence itself does not "
+            "fit. Lower window_words (now {window}) or raise max_source_length.")
     # --- unmasked_llm_tagger (E2xx) ---
     E201 = ("Unmasking config {config!r} must be a string of '0'/'1' with one digit per layer "
             "group ({groups} groups; first digit = group nearest the input), e.g. '0110', or a "

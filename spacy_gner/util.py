@@ -2,6 +2,7 @@
 
 Imports spaCy only (never torch), so pipeline modules can use it at import time.
 """
+
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span, SpanGroup
@@ -47,14 +48,22 @@ def write_predictions(
     attrs: Optional[Dict[str, Any]] = None,
     write_ents: bool = True,
     overwrite_ents: bool = False,
+    threshold: float = 0.0,
 ) -> None:
     """A component's output: all its ``spans`` in ``doc.spans[spans_key]`` (replacing that
     group; ``attrs["scores"]`` when given), and, with ``write_ents``, merged into
     ``doc.ents`` by ``set_entities``. The span group keeps every prediction whatever the
-    merge drops."""
-    group = SpanGroup(doc, name=spans_key, spans=list(spans), attrs=dict(attrs or {}))
+    merge drops. With ``scores``, spans scoring below ``threshold`` are dropped from both
+    (without scores nothing is dropped: the caller warns)."""
+    spans = list(spans)
     if scores is not None:
-        group.attrs["scores"] = [float(x) for x in scores]
+        if len(scores) != len(spans):
+            raise ValueError(f"write_predictions got {len(scores)} scores for {len(spans)} spans")
+        kept = [(span, float(x)) for span, x in zip(spans, scores) if float(x) >= threshold]
+        spans, scores = [span for span, _ in kept], [x for _, x in kept]
+    group = SpanGroup(doc, name=spans_key, spans=spans, attrs=dict(attrs or {}))
+    if scores is not None:
+        group.attrs["scores"] = scores
     doc.spans[spans_key] = group
     if write_ents:
         set_entities(doc, spans, overwrite=overwrite_ents)
@@ -142,7 +151,18 @@ def check_label_list(labels, what: str = "labels") -> None:
     from .errors import Errors
 
     if isinstance(labels, (str, bytes)):
-        raise ValueError(Errors.E030.format(labels=labels if isinstance(labels, str) else labels.decode("utf8", "replace")))
+        raise ValueError(
+            Errors.E030.format(labels=labels if isinstance(labels, str) else labels.decode("utf8", "replace"))
+        )
+
+
+def check_threshold(what: str, value) -> float:
+    """``value`` as a float in [0, 1], else a coded ``ValueError`` (``E031``)."""
+    from .errors import Errors
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(Errors.E031.format(what=what, rule="a number in [0, 1]", value=value))
+    return float(value)
 
 
 def check_int(what: str, value, minimum: int = 1) -> int:
@@ -193,15 +213,25 @@ def check_output_path(path, kind: str = "file", overwrite_dir: bool = False, ove
         if path.is_dir():
             raise ValueError(Errors.E032.format(path=path, problem="is a directory", hint="give a file name"))
         if path.exists() and not overwrite_file:
-            raise ValueError(Errors.E032.format(path=path, problem="exists already", hint="remove it or choose another name"))
+            raise ValueError(
+                Errors.E032.format(path=path, problem="exists already", hint="remove it or choose another name")
+            )
     elif path.exists() and not path.is_dir():
         raise ValueError(Errors.E032.format(path=path, problem="is a file", hint="give a directory"))
     elif path.is_dir() and not overwrite_dir and any(path.iterdir()):
-        raise ValueError(Errors.E032.format(path=path, problem="is a directory that is not empty", hint="give a new or empty directory"))
+        raise ValueError(
+            Errors.E032.format(
+                path=path, problem="is a directory that is not empty", hint="give a new or empty directory"
+            )
+        )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise ValueError(Errors.E032.format(path=path, problem=f"lies under {parent}, which is a file", hint="choose another place"))
+                raise ValueError(
+                    Errors.E032.format(
+                        path=path, problem=f"lies under {parent}, which is a file", hint="choose another place"
+                    )
+                )
             break
 
 
@@ -265,7 +295,9 @@ def progress(iterable=None, *, total=None, desc: str = "", unit: str = "doc", qu
         return _SilentBar(iterable)
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr, **tqdm_kwargs)
+    return tqdm(
+        iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=sys.stderr, **tqdm_kwargs
+    )
 
 
 def _is_tty(stream) -> bool:

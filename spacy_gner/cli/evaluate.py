@@ -39,6 +39,7 @@ gold tags from the gold ``doc.ents`` outside the label list become ``O``), and
 ``python -m spacy_gner score FILE --tokenizer PIPELINE/<component>/model`` gives the same
 figure. Any other pipeline's ``paper`` figure is computed from its spans.
 """
+
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -78,8 +79,9 @@ def parse_modes(mode: str) -> List[str]:
     return modes
 
 
-def parse_labels(labels: Optional[str], labels_file: Optional[Path]) -> Optional[List[str]]:
-    """The ``--labels`` / ``--labels-file`` types in order, without duplicates (``None``: not given)."""
+def parse_labels(labels: Optional[str], labels_file: Optional[Path]):
+    """The ``--labels`` / ``--labels-file`` types in order, without duplicates (``None``: not
+    given); a JSON object ``{code: name}`` in the file is returned as that mapping."""
     from ..errors import Errors
 
     if labels is not None and labels_file is not None:
@@ -90,13 +92,24 @@ def parse_labels(labels: Optional[str], labels_file: Optional[Path]) -> Optional
         if not labels_file.is_file():
             raise EvaluateError(Errors.E025.format(path=labels_file, problem="no such file"))
         text = labels_file.read_text(encoding="utf8")
-        if text.lstrip().startswith("["):
+        if text.lstrip()[:1] in ("[", "{"):
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as err:
                 raise EvaluateError(Errors.E025.format(path=labels_file, problem=f"invalid JSON ({err})")) from None
+            if (
+                isinstance(items, dict)
+                and items
+                and all(isinstance(x, str) and isinstance(y, str) for x, y in items.items())
+            ):
+                # {code: name}: scored on the codes, prompted with the names
+                return {code.strip(): name.strip() for code, name in items.items()}
             if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                raise EvaluateError(Errors.E025.format(path=labels_file, problem="the JSON is not a list of strings"))
+                raise EvaluateError(
+                    Errors.E025.format(
+                        path=labels_file, problem="the JSON is not a list of strings or an object of code: name strings"
+                    )
+                )
         else:
             items = [line for line in text.splitlines() if not line.strip().startswith("#")]
     else:
@@ -193,7 +206,9 @@ def _source(key: Optional[str]) -> str:
     return "ents" if key is None else f"spans[{key}]"
 
 
-def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, *, quiet: bool = True, desc: str = "") -> List:
+def predict(
+    nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, *, quiet: bool = True, desc: str = ""
+) -> List:
     """Run the pipeline on plain copies of the gold words, grouping docs by label set so
     that run-time-label components get each group's labels. A progress bar (docs/s, ETA)
     is shown on a terminal unless ``quiet``."""
@@ -206,7 +221,7 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, 
     groups: Dict[Optional[Tuple[str, ...]], List[int]] = OrderedDict()
     for i, gold in enumerate(gold_docs):
         own = gold.user_data.get(LABELS_KEY)
-        key = tuple(labels) if labels else (tuple(own) if own else None)
+        key = _label_key(labels) if labels else (tuple(own) if own else None)
         groups.setdefault(key, []).append(i)
     if runtime and None in groups:
         # no label set given: prompt with the types present in the gold corpus
@@ -221,7 +236,7 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, 
     bar = progress(total=len(gold_docs), desc=desc, unit="doc", quiet=quiet)
     try:
         for key, idx in groups.items():
-            cfg = {name: {"labels": list(key)} for name in runtime} if key else {}
+            cfg = {name: {"labels": _label_value(key)} for name in runtime} if key else {}
             docs = (
                 Doc(nlp.vocab, words=[t.text for t in gold_docs[i]], spaces=[bool(t.whitespace_) for t in gold_docs[i]])
                 for i in idx
@@ -234,6 +249,16 @@ def predict(nlp, gold_docs: List, labels: Optional[List[str]], batch_size: int, 
     return preds
 
 
+def _label_key(labels) -> Tuple:
+    """A hashable form of a label list or ``{code: name}`` mapping."""
+    return tuple(labels.items()) if isinstance(labels, dict) else tuple(labels)
+
+
+def _label_value(key: Tuple):
+    """Back from ``_label_key``: the list, or the mapping."""
+    return dict(key) if key and isinstance(key[0], tuple) else list(key)
+
+
 def free_generator(nlp) -> Optional[str]:
     """The name of the pipeline's only ``gner_generator`` with free decoding, else None."""
     names = [
@@ -244,7 +269,9 @@ def free_generator(nlp) -> Optional[str]:
     return names[0] if len(names) == 1 else None
 
 
-def generation_records(nlp, name: str, preds: List, gold_docs: List, labels: Optional[List[str]]) -> Optional[List[Dict[str, Any]]]:
+def generation_records(
+    nlp, name: str, preds: List, gold_docs: List, labels: Optional[List[str]]
+) -> Optional[List[Dict[str, Any]]]:
     """GNER prediction records (``score``'s input) of the free-decoding ``gner_generator``'s
     raw generations for one dataset, or None when the pipeline has no such component."""
     from ..corpora import LABELS_KEY
@@ -257,22 +284,35 @@ def generation_records(nlp, name: str, preds: List, gold_docs: List, labels: Opt
     records: List[Dict[str, Any]] = []
     for i, (pred, gold) in enumerate(zip(preds, gold_docs)):
         group = pred.spans[key] if key in pred.spans else None
-        label_list = list(group.attrs.get("labels", [])) if group is not None else list(labels or gold.user_data.get(LABELS_KEY) or [])
+        label_list = (
+            list(group.attrs.get("labels", []))
+            if group is not None
+            else list(labels or gold.user_data.get(LABELS_KEY) or [])
+        )
         allowed = set(label_list)
         gold_tags = [t if t == "O" or t[2:] in allowed else "O" for t in doc_to_bio(gold)]
+        names = group.attrs.get("label_names") if group is not None else None
+        if names:  # the generations use the names the prompt showed
+            to_name = dict(zip(label_list, names))
+            gold_tags = [t if t == "O" else t[:2] + to_name.get(t[2:], t[2:]) for t in gold_tags]
+            label_list = list(names)
         gens = group.attrs.get("generations") if group is not None else None
         if not gens:  # nothing generated (no words, or no labels): an empty prediction
             gens = [[0, len(gold), ""]] if len(gold) else []
-        for start, end, text in gens:
+        for start, end, text, *group in gens:
             idx = [k for k in range(start, end) if gold[k].text.strip()]
+            shown = list(group[0]) if group else label_list  # one group of a split label set
+            keep = set(shown)
             records.append(
                 {
                     "dataset": name,
-                    "label_list": label_list,
+                    "label_list": shown,
                     "instance": {
-                        "id": str(i) if len(gens) == 1 else f"{i}:{start}-{end}",
+                        "id": str(i)
+                        if len(gens) == 1
+                        else f"{i}:{start}-{end}" + (f":{len(records)}" if group else ""),
                         "words": [gold[k].text for k in idx],
-                        "labels": [gold_tags[k] for k in idx],
+                        "labels": [t if t == "O" or t[2:] in keep else "O" for t in (gold_tags[k] for k in idx)],
                     },
                     "prediction": text,
                 }
@@ -324,9 +364,7 @@ def evaluate(
         result["pred_source"] = _source(pred_key)
         result["gold_source"] = _source(gold_key)
         results[name] = result
-    average = {
-        m: {k: _mean([r[m][k] for r in results.values()]) for k in ("p", "r", "f")} for m in modes
-    }
+    average = {m: {k: _mean([r[m][k] for r in results.values()]) for k in ("p", "r", "f")} for m in modes}
     return {"modes": list(modes), "labels": labels, "datasets": results, "average": average}
 
 
@@ -337,10 +375,7 @@ def print_table(payload: Dict[str, Any]) -> None:
     for name, r in payload["datasets"].items():
         pred, gold = r["pred_source"], r["gold_source"]
         scored = pred if pred == gold else f"{pred} vs {gold}"
-        rows.append(
-            [name, r["docs"], r["n_gold"], r["n_pred"], scored]
-            + [_fmt(r[m][k]) for m in modes for k in "prf"]
-        )
+        rows.append([name, r["docs"], r["n_gold"], r["n_pred"], scored] + [_fmt(r[m][k]) for m in modes for k in "prf"])
     rows.append(["average", "", "", "", ""] + [_fmt(payload["average"][m][k]) for m in modes for k in "prf"])
     aligns = ["l", "r", "r", "r", "l"] + ["r"] * (3 * len(modes))
     msg.table(rows, header=header, divider=True, aligns=aligns)
@@ -349,17 +384,43 @@ def print_table(payload: Dict[str, Any]) -> None:
 @app.command("evaluate")
 def evaluate_cli(
     pipeline: str = typer.Argument(..., help="Pipeline directory or installed package name"),
-    data: List[Path] = typer.Argument(..., help="Corpora, one dataset each: .spacy, CoNLL BIO, GNER JSONL, span JSONL or a directory"),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated entity types: run-time labels and scoring restriction"),
-    labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Entity types, one per line (or a JSON list)"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write all figures (fractions) to this JSON file"),
-    spans_key: Optional[str] = typer.Option(None, "--spans-key", help="Span group holding the gold (and the predictions, when the pipeline writes it). Default: a components' spans_key or 'sc' when the gold has it, else doc.ents"),
+    data: List[Path] = typer.Argument(
+        ..., help="Corpora, one dataset each: .spacy, CoNLL BIO, GNER JSONL, span JSONL or a directory"
+    ),
+    labels: Optional[str] = typer.Option(
+        None, "--labels", help="Comma-separated entity types: run-time labels and scoring restriction"
+    ),
+    labels_file: Optional[Path] = typer.Option(
+        None,
+        "--labels-file",
+        help="Entity types, one per line, a JSON list, or a JSON object {code: name} (prompted with the names)",
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write all figures (fractions) to this JSON file"
+    ),
+    spans_key: Optional[str] = typer.Option(
+        None,
+        "--spans-key",
+        help=(
+            "Span group holding the gold (and the predictions, when the pipeline writes it). "
+            "Default: a components' spans_key or 'sc' when the gold has it, else doc.ents"
+        ),
+    ),
     mode: str = typer.Option("all", "--mode", help="strict, partial, paper, a comma-separated list, or all"),
     limit: int = typer.Option(0, "--limit", help="First N docs of each DATA path; 0 = all"),
     batch_size: int = typer.Option(32, "--batch-size", help="nlp.pipe batch size"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to run on; -1 = CPU"),
-    save_generations: Optional[Path] = typer.Option(None, "--save-generations", help="Write the raw generations of a free-decoding gner_generator as GNER prediction records (JSONL, the input of 'score')"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"),
+    save_generations: Optional[Path] = typer.Option(
+        None,
+        "--save-generations",
+        help=(
+            "Write the raw generations of a free-decoding gner_generator as GNER prediction records "
+            "(JSONL, the input of 'score')"
+        ),
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"
+    ),
 ) -> None:
     """Score a pipeline on one or more corpora: strict, partial-match and GNER
     paper-compatible P/R/F1 per dataset plus their unweighted average."""
@@ -406,7 +467,13 @@ def evaluate_cli(
     records: Optional[List[Dict[str, Any]]] = [] if save_generations is not None else None
     try:
         payload = evaluate(
-            nlp, datasets, modes=modes, labels=label_list, spans_key=spans_key, batch_size=batch_size, generations=records,
+            nlp,
+            datasets,
+            modes=modes,
+            labels=label_list,
+            spans_key=spans_key,
+            batch_size=batch_size,
+            generations=records,
             quiet=quiet,
         )
     except EvaluateError as err:

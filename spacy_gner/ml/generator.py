@@ -83,6 +83,33 @@ def tags_from_generation(text: str, words: Sequence[str], labels: Sequence[str],
     return repair_bio(hierarchical_match(words, pred_words, pred_tags, tokenize=back_tokenize))
 
 
+def _word_tag_probs(
+    words: Sequence[str], target: str, ends: Sequence[int], token_logprobs: Sequence[float]
+) -> List[float]:
+    """Per word of ``target`` (``w1(t1) w2(t2) …``), the product of the probabilities of
+    the tokens overlapping its ``(tag)`` characters (token ``k`` covers
+    ``[ends[k-1], ends[k])``)."""
+    import math
+
+    probs = []
+    pos = 0
+    k = 0
+    starts = [0] + list(ends[:-1])
+    for word in words:
+        tag_start = pos + len(word)
+        tag_end = target.index(")", tag_start) + 1
+        logp = 0.0
+        while k < len(ends) and ends[k] <= tag_start:
+            k += 1
+        j = k
+        while j < len(ends) and starts[j] < tag_end:
+            logp += token_logprobs[j]
+            j += 1
+        probs.append(math.exp(logp))
+        pos = tag_end + 1
+    return probs
+
+
 class HFGenerator:
     """A loaded backbone + tokenizer with GNER training and generation helpers."""
 
@@ -219,6 +246,73 @@ class HFGenerator:
             (tags_from_generation(text, words, labels, self.back_tokenize), None)
             for words, labels, text in zip(words_batch, labels_batch, texts)
         ]
+
+    # --- scoring free decoding -------------------------------------------------------
+
+    @torch.no_grad()
+    def tag_probabilities(
+        self,
+        prompts: Sequence[str],
+        words_batch: Sequence[Sequence[str]],
+        tags_batch: Sequence[Sequence[str]],
+        *,
+        batch_size: int = 8,
+        max_source: int = 640,
+        max_target: int = 640,
+    ) -> List[Optional[List[float]]]:
+        """Per prompt, the probability the model gives each word's tag: one teacher-forced
+        pass over the target ``w1(t1) w2(t2) …`` that free decoding's aligned tags spell,
+        and per word the product of the probabilities of the target tokens that overlap its
+        ``(tag)`` characters. ``None`` for a prompt whose target tokens cannot be mapped
+        back to characters (the tokenizer does not reproduce the target text) or whose
+        target is longer than ``max_target``."""
+        from ..schema.prompt import build_target
+
+        self.model.eval()
+        pad = self.tokenizer.pad_token_id
+        out: List[Optional[List[float]]] = []
+        for start in range(0, len(prompts), max(1, batch_size)):
+            stop = start + max(1, batch_size)
+            sources = [self.encode_prompt(p, max_source) for p in prompts[start:stop]]
+            targets = [build_target(w, t) for w, t in zip(words_batch[start:stop], tags_batch[start:stop])]
+            target_ids = [self.encode_target(t, max_target + 1) for t in targets]
+            with self._autocast():
+                if self.seq2seq:
+                    input_ids, attention = self._pad(sources, pad, left=False)
+                    label_ids, _ = self._pad(target_ids, -100, left=False)
+                    logits = self.model(input_ids=input_ids, attention_mask=attention, labels=label_ids).logits
+                    offsets = [0] * len(sources)
+                else:
+                    seqs = [s + t for s, t in zip(sources, target_ids)]
+                    input_ids, attention = self._pad(seqs, pad, left=False)
+                    logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+                    offsets = [len(s) - 1 for s in sources]  # the logit at i predicts token i + 1
+            logprobs = logits.float().log_softmax(-1)
+            for row, (ids, target, words) in enumerate(zip(target_ids, targets, words_batch[start:stop])):
+                if len(ids) > max_target:
+                    out.append(None)
+                    continue
+                positions = torch.arange(len(ids), device=logprobs.device) + offsets[row]
+                token_lp = logprobs[row, positions, torch.tensor(ids, device=logprobs.device)].cpu().tolist()
+                ends = self._char_ends(ids, target)
+                if ends is None:
+                    out.append(None)
+                    continue
+                out.append(_word_tag_probs(words, target, ends, token_lp))
+        return out
+
+    def _char_ends(self, ids: Sequence[int], target: str) -> Optional[List[int]]:
+        """Where each target token ends in ``target`` (characters), from the decoded
+        prefixes; ``None`` when decoding does not give back ``target``."""
+        full = self.tokenizer.decode(ids, skip_special_tokens=True)
+        lead = len(full) - len(full.lstrip())
+        if full.strip() != target:
+            return None
+        ends = []
+        for i in range(1, len(ids) + 1):
+            prefix = self.tokenizer.decode(ids[:i], skip_special_tokens=True)
+            ends.append(max(0, len(prefix.rstrip()) - lead) if i < len(ids) else len(target))
+        return ends
 
     # --- generation -----------------------------------------------------------------
 

@@ -13,12 +13,23 @@ split entities. The torch backbone is imported lazily: this module is cheap to i
 
 Decoding (``decoding``): ``"free"`` generates text (greedy or beam) and aligns it by
 hierarchical matching; ``"constrained"`` forces the output words to be the input words and
-lets the model choose only the labels (``spacy_gner.ml.constrained``), which also gives a
-probability per entity in ``doc.spans[spans_key].attrs["scores"]``.
+lets the model choose only the labels (``spacy_gner.ml.constrained``).
+
+Scores: every entity gets a probability in ``doc.spans[spans_key].attrs["scores"]``, the
+product of its words' tag probabilities: the decoder's label decisions (constrained) or,
+with free decoding, a teacher-forced pass over the aligned tags
+(``HFGenerator.tag_probabilities``). ``threshold`` drops entities below it.
+
+Labels: a list of types or a ``{code: name}`` mapping (the prompt shows the names, the doc
+gets the codes); a doc's own ``doc._.gner_labels`` wins over ``component_cfg`` and the
+component's labels, and docs with one label set are decoded together. A label set whose
+prompt exceeds ``max_source_length`` is split into groups (``W100``), never the sentence.
 """
+
 import json
 import math
 import random
+import warnings
 from itertools import islice
 from typing import (
     Any,
@@ -31,6 +42,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    Union,
 )
 
 from spacy.language import Language
@@ -42,18 +54,21 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 
 from ..corpora import LABELS_KEY
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..schema.bio import bio_to_spans, repair_bio
 from ..schema.prompt import (
     DEFAULT_TEMPLATE,
     build_prompt,
     build_target,
+    label_config,
     sample_external_labels,
     shuffle_labels,
+    validate_label_map,
     validate_labels,
 )
 from ..util import (
     check_int,
+    check_threshold,
     doc_chunks,
     first_line,
     merge_chunk_spans,
@@ -98,6 +113,8 @@ class DocPrediction(NamedTuple):
     labels: List[str]
     # free decoding: ``[start, end, text]`` per chunk (token offsets, the generated text)
     generations: Optional[List[List[Any]]] = None
+    # the names the prompt showed for ``labels`` (None: the codes themselves)
+    names: Optional[List[str]] = None
 
 
 @Language.factory(
@@ -121,6 +138,7 @@ class DocPrediction(NamedTuple):
         "external_entity_max": 5,
         "seed": 0,
         "decoding": "free",
+        "threshold": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -129,7 +147,7 @@ def make_gner_generator(
     nlp: Language,
     name: str,
     model: Model,
-    labels: List[str],
+    labels: Union[List[str], Dict[str, str]],
     spans_key: str,
     write_ents: bool,
     overwrite_ents: bool,
@@ -145,6 +163,7 @@ def make_gner_generator(
     external_entity_max: int,
     seed: int,
     decoding: str,
+    threshold: float,
     scorer: Optional[Callable],
 ) -> "GNERGenerator":
     """Create a ``gner_generator``. See the module docstring and README for the options."""
@@ -168,6 +187,7 @@ def make_gner_generator(
         external_entity_max=external_entity_max,
         seed=seed,
         decoding=decoding,
+        threshold=threshold,
         scorer=scorer,
     )
 
@@ -181,14 +201,19 @@ class GNERGenerator(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.cfg: Dict[str, Any] = dict(cfg)
-        self.cfg["labels"] = validate_labels(labels)
+        self.cfg["labels"] = label_config(validate_label_map(labels))
+        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
         self.cfg.setdefault("inventory", [])
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
         for key, minimum in SIZE_SETTINGS.items():
             if key in self.cfg:
                 check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
-        if "window_overlap" in self.cfg and "window_words" in self.cfg and self.cfg["window_overlap"] >= self.cfg["window_words"]:
+        if (
+            "window_overlap" in self.cfg
+            and "window_words" in self.cfg
+            and self.cfg["window_overlap"] >= self.cfg["window_words"]
+        ):
             raise ValueError(
                 Errors.E031.format(
                     what=f"{name} setting 'window_overlap'",
@@ -199,22 +224,32 @@ class GNERGenerator(TrainablePipe):
         self.generator = None  # spacy_gner.ml.generator.HFGenerator, loaded in initialize/from_disk
         self._rng = random.Random(self.cfg.get("seed", 0))
         # template and labels are validated now, so a bad config fails at construction
-        build_prompt(["x"], self.cfg["labels"] or ["x"], self.cfg["template"])
+        build_prompt(["x"], list(self.label_map.values()) or ["x"], self.cfg["template"])
+        _register_doc_labels()
 
     # --- labels ---------------------------------------------------------------------
 
     @property
     def labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["labels"])
+        """The entity type codes (what the doc gets)."""
+        return tuple(self.label_map)
 
-    def set_labels(self, labels: Iterable[str]) -> None:
-        """Replace the entity types used at prediction time (no retraining: zero-shot)."""
-        self.cfg["labels"] = validate_labels(labels)
+    @property
+    def label_map(self) -> Dict[str, str]:
+        """``{code: name}``: the prompt shows the names, the doc gets the codes."""
+        return validate_label_map(self.cfg["labels"])
 
-    def add_label(self, label: str) -> int:
-        if label in self.cfg["labels"]:
+    def set_labels(self, labels: Union[Iterable[str], Dict[str, str]]) -> None:
+        """Replace the entity types used at prediction time (no retraining: zero-shot): a
+        list of types, or a mapping ``{code: name}`` (prompted with the names)."""
+        self.cfg["labels"] = label_config(validate_label_map(labels))
+
+    def add_label(self, label: str, name: Optional[str] = None) -> int:
+        mapping = self.label_map
+        if label in mapping:
             return 0
-        self.cfg["labels"] = validate_labels(self.cfg["labels"] + [label])
+        mapping[label] = name or label
+        self.set_labels(mapping)
         return 1
 
     # --- model loading --------------------------------------------------------------
@@ -271,7 +306,11 @@ class GNERGenerator(TrainablePipe):
             labels = shuffle_labels(labels, self._rng)
         if self.cfg["external_entity_rate"] > 0 and self.cfg["inventory"]:
             labels = sample_external_labels(
-                labels, self.cfg["inventory"], self._rng, self.cfg["external_entity_rate"], self.cfg["external_entity_max"]
+                labels,
+                self.cfg["inventory"],
+                self._rng,
+                self.cfg["external_entity_rate"],
+                self.cfg["external_entity_max"],
             )
         return labels
 
@@ -283,12 +322,15 @@ class GNERGenerator(TrainablePipe):
             doc = eg.reference
             labels = self._example_labels(doc)
             allowed = set(labels)
+            names = self.label_map  # the prompt and target use the names of coded types
+            labels = [names.get(label, label) for label in labels]
             tags = ["O"] * len(doc)
             for ent in doc.ents:
                 if ent.label_ in allowed:
-                    tags[ent.start] = "B-" + ent.label_
+                    name = names.get(ent.label_, ent.label_)
+                    tags[ent.start] = "B-" + name
                     for i in range(ent.start + 1, ent.end):
-                        tags[i] = "I-" + ent.label_
+                        tags[i] = "I-" + name
             for start, end in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
                 idx = [i for i in range(start, end) if doc[i].text.strip()]
                 if not idx:
@@ -332,11 +374,11 @@ class GNERGenerator(TrainablePipe):
 
     # --- prediction -----------------------------------------------------------------
 
-    def __call__(self, doc: Doc, labels: Optional[Sequence[str]] = None) -> Doc:
+    def __call__(self, doc: Doc, labels=None) -> Doc:
         self.set_annotations([doc], self.predict([doc], labels=labels))
         return doc
 
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128, labels: Optional[Sequence[str]] = None) -> Iterator[Doc]:
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128, labels=None) -> Iterator[Doc]:
         stream = iter(stream)
         while True:
             docs = list(islice(stream, batch_size))
@@ -345,26 +387,110 @@ class GNERGenerator(TrainablePipe):
             self.set_annotations(docs, self.predict(docs, labels=labels))
             yield from docs
 
-    def predict(self, docs: Iterable[Doc], labels: Optional[Sequence[str]] = None) -> List[DocPrediction]:
-        """Entity spans ``(start, end, label)`` per doc, with scores where available."""
+    def predict(self, docs: Iterable[Doc], labels=None) -> List[DocPrediction]:
+        """Entity spans ``(start, end, code)`` per doc, with scores. The entity types of a
+        doc: its own ``doc._.gner_labels`` when set, else ``labels`` (``component_cfg``),
+        else the component's; a list or a ``{code: name}`` mapping. Docs sharing a label set
+        are decoded together."""
         docs = list(docs)
-        labels = validate_labels(labels) if labels is not None else list(self.cfg["labels"])
-        # constrained decoding scores every entity: give every doc a (maybe empty) list
-        no_scores = [] if self.cfg["decoding"] == "constrained" else None
-        if not labels or not any(len(doc) for doc in docs):
-            return [DocPrediction([], no_scores, labels) for _ in docs]
-        generator = self._require_model()
-        jobs = []  # (doc index, chunk, word token indices, words)
+        default = validate_label_map(labels) if labels is not None else self.label_map
+        groups: Dict[Tuple[Tuple[str, str], ...], List[int]] = {}
         for d, doc in enumerate(docs):
-            for chunk in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
+            own = doc._.gner_labels
+            mapping = validate_label_map(own) if own is not None else default
+            groups.setdefault(tuple(mapping.items()), []).append(d)
+        out: List[Optional[DocPrediction]] = [None] * len(docs)
+        stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0}
+        for key, idx in groups.items():
+            for d, pred in zip(idx, self._predict_group([docs[d] for d in idx], dict(key), stats, idx)):
+                out[d] = pred
+        cfg = self.cfg
+        if stats["windowed"]:
+            warnings.warn(
+                Warnings.W101.format(docs=stats["windowed"], limit=cfg["window_words"], overlap=cfg["window_overlap"]),
+                stacklevel=2,
+            )
+        if stats["split"]:
+            warnings.warn(
+                Warnings.W100.format(
+                    n=stats["split"],
+                    docs=len(stats["split_docs"]),
+                    limit=cfg["max_source_length"],
+                    k=stats["n_labels"],
+                    size=stats["group_size"],
+                ),
+                stacklevel=2,
+            )
+        if stats["unscored"] and cfg["threshold"] > 0:
+            warnings.warn(Warnings.W102.format(threshold=cfg["threshold"], n=stats["unscored"]), stacklevel=2)
+        return out  # type: ignore[return-value]
+
+    def _label_groups(self, generator, words: List[str], names: List[str]) -> List[List[str]]:
+        """The entity type names in groups whose prompts fit ``max_source_length`` tokens
+        (one group when all fit); never cuts the sentence (``E121`` when one type alone
+        does not fit)."""
+        limit = self.cfg["max_source_length"]
+        template = self.cfg["template"]
+
+        def length(group: List[str]) -> int:
+            return len(generator.encode_prompt(build_prompt(words, group, template), 10**9))
+
+        if length(names) <= limit:
+            return [names]
+        pending, groups = [names], []
+        while pending:
+            group = pending.pop()
+            if length(group) <= limit:
+                groups.append(group)
+            elif len(group) == 1:
+                raise ValueError(
+                    Errors.E121.format(
+                        words=len(words),
+                        label=group[0],
+                        length=length(group),
+                        limit=limit,
+                        window=self.cfg["window_words"],
+                    )
+                )
+            else:
+                half = (len(group) + 1) // 2
+                pending.extend([group[half:], group[:half]])
+        return groups
+
+    def _predict_group(
+        self, docs: List[Doc], label_map: Dict[str, str], stats: Dict[str, Any], doc_ids: List[int]
+    ) -> List[DocPrediction]:
+        codes = list(label_map)
+        names = list(label_map.values())
+        to_code = {name: code for code, name in label_map.items()}
+        if not codes or not any(len(doc) for doc in docs):
+            return [DocPrediction([], [], codes, None, names) for _ in docs]
+        generator = self._require_model()
+        jobs = []  # (doc index, chunk, word token indices, words, names prompted)
+        for d, doc in enumerate(docs):
+            chunks = doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"])
+            pieces = len(list(doc.sents)) if doc.has_annotation("SENT_START") else 1
+            if len(chunks) > pieces:
+                stats["windowed"] += 1
+            for chunk in chunks:
                 idx = [i for i in range(*chunk) if doc[i].text.strip()]
-                if idx:
-                    jobs.append((d, chunk, idx, [doc[i].text for i in idx]))
+                if not idx:
+                    continue
+                words = [doc[i].text for i in idx]
+                groups = self._label_groups(generator, words, names)
+                if len(groups) > 1:
+                    stats["split"] += 1
+                    stats["split_docs"].add(doc_ids[d])
+                    stats["n_labels"] = len(names)
+                    stats["group_size"] = max(stats["group_size"], max(len(g) for g in groups))
+                for group in groups:
+                    jobs.append((d, chunk, idx, words, group))
+        prompts = [build_prompt(words, group, self.cfg["template"]) for _, _, _, words, group in jobs]
         texts: Optional[List[str]] = [] if self.cfg["decoding"] == "free" else None
         results = generator.generate_tags(
-            [build_prompt(words, labels, self.cfg["template"]) for _, _, _, words in jobs],
-            [words for _, _, _, words in jobs],
-            [labels] * len(jobs),
+            prompts,
+            [words for _, _, _, words, _ in jobs],
+            [group for _, _, _, _, group in jobs],
             beam_size=self.cfg["beam_size"],
             batch_size=self.cfg["batch_size"],
             max_source=self.cfg["max_source_length"],
@@ -372,39 +498,59 @@ class GNERGenerator(TrainablePipe):
             decoding=self.cfg["decoding"],
             texts_out=texts,
         )
+        if texts is not None:
+            # free decoding: score the aligned tags with one teacher-forced pass
+            probs = generator.tag_probabilities(
+                prompts,
+                [words for _, _, _, words, _ in jobs],
+                [tags for tags, _ in results],
+                batch_size=self.cfg["batch_size"],
+                max_source=self.cfg["max_source_length"],
+                max_target=self.cfg["max_target_length"],
+            )
+            stats["unscored"] += sum(p is None for p in probs)
+            results = [(tags, p) for (tags, _), p in zip(results, probs)]
         generations: List[Optional[List[List[Any]]]] = [None if texts is None else [] for _ in docs]
         if texts is not None:
-            for (d, chunk, _, _), text in zip(jobs, texts):
-                generations[d].append([chunk[0], chunk[1], text])
+            for (d, chunk, _, _, group), text in zip(jobs, texts):
+                # a fourth item, the names prompted, only when the label set was split
+                generations[d].append([chunk[0], chunk[1], text] + ([group] if len(group) < len(names) else []))
         chunks: List[List] = [[] for _ in docs]
         chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
-        span_scores: List[Optional[Dict[SpanTuple, float]]] = [None if no_scores is None else {} for _ in docs]
-        for (d, chunk, idx, _), (tags, probs) in zip(jobs, results):
+        span_scores: List[Dict[SpanTuple, float]] = [{} for _ in docs]
+        for (d, chunk, idx, _, _), (tags, probs) in zip(jobs, results):
             # map word positions back to token indices (whitespace tokens were skipped)
             spans = []
-            for s, e, label in bio_to_spans(tags):
-                span = (idx[s], idx[e - 1] + 1, label)
+            for s, e, name in bio_to_spans(tags):
+                span = (idx[s], idx[e - 1] + 1, to_code.get(name, name))
                 spans.append(span)
-                if probs is not None:
-                    # an entity's probability: the product of its words' label decisions
-                    scores = span_scores[d]
-                    scores[span] = max(scores.get(span, 0.0), math.prod(probs[s:e]))
-            chunks[d].append(chunk)
-            chunk_spans[d].append(spans)
+                # an entity's probability: the product of its words' tag probabilities
+                # (no score: 1.0, so a threshold never drops it; W102 says so)
+                p = math.prod(probs[s:e]) if probs is not None else 1.0
+                span_scores[d][span] = max(span_scores[d].get(span, 0.0), p)
+            # label groups of one chunk: one list, clashes resolved by merge_chunk_spans
+            if chunks[d] and chunks[d][-1] == chunk:
+                chunk_spans[d][-1].extend(spans)
+            else:
+                chunks[d].append(chunk)
+                chunk_spans[d].append(spans)
         out = []
         for d, doc in enumerate(docs):
             merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
-            scores = [span_scores[d][span] for span in merged] if span_scores[d] is not None else None
-            out.append(DocPrediction(merged, scores, labels, generations[d]))
+            scores = [span_scores[d][span] for span in merged]
+            out.append(DocPrediction(merged, scores, codes, generations[d], names))
         return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
-        decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` per
+        decoding gives them, ``generations`` with free decoding: ``[start, end, text]`` (plus
+        the names prompted when the label set was split into groups) per
         chunk, the model's raw output, which ``evaluate`` scores the GNER authors' way) and,
         with ``write_ents``, ``doc.ents`` (``util.set_entities``)."""
         for doc, pred in zip(docs, predictions):
             attrs = {"labels": list(pred.labels)}
+            if pred.names is not None and list(pred.names) != list(pred.labels):
+                attrs["label_names"] = list(pred.names)  # what the prompt showed, per code
             if pred.generations is not None:
                 attrs["generations"] = [list(g) for g in pred.generations]
             write_predictions(
@@ -415,6 +561,7 @@ class GNERGenerator(TrainablePipe):
                 attrs=attrs,
                 write_ents=self.cfg["write_ents"],
                 overwrite_ents=self.cfg["overwrite_ents"],
+                threshold=self.cfg["threshold"],
             )
 
     # --- serialization --------------------------------------------------------------
@@ -441,9 +588,10 @@ class GNERGenerator(TrainablePipe):
 
         saved = read_json_dict(path / "cfg.json", damaged)
         try:
-            for key in LEARNED_KEYS:
-                if key in saved:
-                    self.cfg[key] = validate_labels(saved[key])
+            if "labels" in saved:
+                self.cfg["labels"] = label_config(validate_label_map(saved["labels"]))
+            if "inventory" in saved:
+                self.cfg["inventory"] = validate_labels(saved["inventory"])
         except (TypeError, ValueError) as err:
             raise ValueError(damaged(f"{path / 'cfg.json'} holds invalid labels ({first_line(err)})")) from None
         model_dir = path / "model"
@@ -462,6 +610,13 @@ class GNERGenerator(TrainablePipe):
 
     def from_bytes(self, bytes_data, *, exclude=tuple()):
         raise NotImplementedError(Errors.E102.format(name=self.name))
+
+
+def _register_doc_labels() -> None:
+    """``doc._.gner_labels``: a doc's own entity types (list or ``{code: name}``) for
+    ``gner_generator``; ``None`` = the component's. Registered when a component is made."""
+    if not Doc.has_extension("gner_labels"):
+        Doc.set_extension("gner_labels", default=None)
 
 
 def _check_decoding(decoding: str) -> None:

@@ -27,6 +27,7 @@ Like spaCy's ``spancat``, the default config carries its own CNN tok2vec, so
 ``nlp.add_pipe("knowfree_spans")`` works on a blank pipeline; any tok2vec or
 transformer listener can replace it. This module never imports torch.
 """
+
 import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -137,7 +138,9 @@ def make_knowfree_spans(
     if extension_max_weight is not None and not extension_max_weight > 0:
         raise ValueError(Errors.E302.format(value=extension_max_weight))
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold))
+        raise ValueError(
+            Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold)
+        )
     head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
     for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
         if key in head_attrs:
@@ -300,7 +303,10 @@ class KnowFreeSpans(TrainablePipe):
         doc_weight = numpy.ones((N, 1, 1, 1), dtype="f")
         gold_by_doc = []
         for eg in examples:
-            spans = [(s.start, s.end, s.label_) for s in eg.get_aligned_spans_y2x(self._gold_target_spans(eg.reference), allow_overlap=True)]
+            spans = [
+                (s.start, s.end, s.label_)
+                for s in eg.get_aligned_spans_y2x(self._gold_target_spans(eg.reference), allow_overlap=True)
+            ]
             spans += [
                 (s.start, s.end, s.label_)
                 for s in eg.get_aligned_spans_y2x(self._gold_extension_spans(eg.reference), allow_overlap=True)
@@ -368,7 +374,9 @@ class KnowFreeSpans(TrainablePipe):
         top = numpy.take_along_axis(z, best[..., None], -1)[..., 0]
         # sigmoid is monotonic: threshold the logits, take sigmoids of the survivors only
         threshold = float(self.cfg["threshold"])
-        cut = -numpy.inf if threshold <= 0 else (numpy.inf if threshold >= 1 else numpy.log(threshold / (1 - threshold)))
+        cut = (
+            -numpy.inf if threshold <= 0 else (numpy.inf if threshold >= 1 else numpy.log(threshold / (1 - threshold)))
+        )
         n_words = numpy.asarray([ce - cs for _, cs, ce in chunks]).reshape(N, 1, 1)
         inside = (numpy.arange(L).reshape(1, L, 1) + numpy.arange(W).reshape(1, 1, W)) < n_words
         ks, starts, widths = numpy.nonzero((top > cut) & inside)
@@ -383,7 +391,9 @@ class KnowFreeSpans(TrainablePipe):
         # candidates in doc coordinates; where windows overlap, a span that runs into its
         # window's cut edge loses to the neighbour that saw the whole span
         per_doc: List[Dict[Tuple[int, int], Tuple]] = [dict() for _ in docs]
-        for k, i, w, score, label in zip(ks.tolist(), starts.tolist(), widths.tolist(), scores.tolist(), labels.tolist()):
+        for k, i, w, score, label in zip(
+            ks.tolist(), starts.tolist(), widths.tolist(), scores.tolist(), labels.tolist()
+        ):
             d, cs, ce = chunks[k]
             s, e = cs + i, cs + i + w + 1
             rank = (not (cut_end[k] and e == ce), score)
@@ -394,9 +404,7 @@ class KnowFreeSpans(TrainablePipe):
         for cands in per_doc:
             flat = [(rank[1] + (0 if rank[0] else -1.0), s, e, label) for (s, e), (rank, label) in cands.items()]
             kept = select_spans(flat, nested)
-            results.append(
-                [(s, e, self.labels[label], float(cands[(s, e)][0][1])) for s, e, label, _ in kept]
-            )
+            results.append([(s, e, self.labels[label], float(cands[(s, e)][0][1])) for s, e, label, _ in kept])
         return results
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:

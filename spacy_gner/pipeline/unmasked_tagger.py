@@ -2,13 +2,18 @@
 
 Loss and prediction use the first sub-token of each word (the others are ignored);
 BIO labels are collected from the training data; predictions are repaired and written to
-``doc.spans[spans_key]`` (``attrs["scores"]``: the product of each entity's word
-probabilities) and, with ``write_ents``, to ``doc.ents`` (``util.set_entities``). Docs longer
+``doc.spans[spans_key]`` (``attrs["scores"]``: an entity's probability, the product of
+the probabilities of its words' tags under the token label distribution) and, with
+``write_ents``, to ``doc.ents`` (``util.set_entities``); entities scoring below
+``threshold`` (default 0: keep all) are dropped from both. The labels are the codes
+learned from the training data (no names or per-document labels: the head has one output
+per BIO tag seen in training). Docs longer
 than ``max_length`` tokens are cut into word windows that fit (``window_overlap`` words
 shared) and merged back. Saving writes the LoRA adapter, the head, the tokenizer and the
 base-model *reference*, never the frozen base weights; ``export_merged`` writes a full
 merged model for deployment. This module never imports torch.
 """
+
 import json
 import math
 import warnings
@@ -28,6 +33,7 @@ from ..schema.bio import bio_to_spans, repair_bio
 from ..util import (
     check_int,
     check_label_list,
+    check_threshold,
     doc_to_bio,
     first_line,
     merge_chunk_spans,
@@ -63,6 +69,7 @@ DEFAULT_MODEL = {
         "spans_key": "llm_tagger",
         "write_ents": True,
         "overwrite_ents": False,
+        "threshold": 0.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -77,6 +84,7 @@ def make_unmasked_tagger(
     spans_key: str,
     write_ents: bool,
     overwrite_ents: bool,
+    threshold: float,
     scorer: Optional[Callable],
 ) -> "UnmaskedTagger":
     return UnmaskedTagger(
@@ -89,6 +97,7 @@ def make_unmasked_tagger(
         spans_key=spans_key,
         write_ents=write_ents,
         overwrite_ents=overwrite_ents,
+        threshold=threshold,
         scorer=scorer,
     )
 
@@ -122,6 +131,7 @@ class UnmaskedTagger(TrainablePipe):
         for key, minimum in SIZE_SETTINGS.items():
             if key in self.cfg:
                 check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
+        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
         self.net = None
         self.tokenizer = None
 
@@ -148,7 +158,9 @@ class UnmaskedTagger(TrainablePipe):
             raise ValueError(Errors.E207.format(name=self.name))
         return self.net
 
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels: Optional[Sequence[str]] = None) -> None:
+    def initialize(
+        self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels: Optional[Sequence[str]] = None
+    ) -> None:
         """Collect BIO tags from the data (or ``labels``) and build base + LoRA + head."""
         from ..ml.tagger import build_net
 
@@ -273,14 +285,29 @@ class UnmaskedTagger(TrainablePipe):
         jobs = []  # (doc index, window, ids, first positions)
         windows_per_doc: List[List[Window]] = [[] for _ in docs]
         kept: List[List[int]] = [_word_indices(doc) for doc in docs]
+        windowed = cut_words = cut_docs = 0
         for d, doc in enumerate(docs):
             if not kept[d]:
                 continue
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in kept[d]])
-            for window in self._windows(word_ids):
+            windows = self._windows(word_ids)
+            windowed += len(windows) > 1
+            long_words = sum(len(w) > self.cfg["max_length"] - 1 for w in word_ids)
+            cut_words += long_words
+            cut_docs += long_words > 0
+            for window in windows:
                 ids, first, _ = self._encode(word_ids, window)
                 windows_per_doc[d].append(window)
                 jobs.append((d, window, ids, first))
+        if windowed:
+            warnings.warn(
+                Warnings.W200.format(docs=windowed, limit=self.cfg["max_length"], overlap=self.cfg["window_overlap"]),
+                stacklevel=2,
+            )
+        if cut_words:
+            warnings.warn(
+                Warnings.W201.format(n=cut_words, docs=cut_docs, limit=self.cfg["max_length"] - 1), stacklevel=2
+            )
         spans_per_doc: List[List] = [[] for _ in docs]
         order = sorted(range(len(jobs)), key=lambda k: len(jobs[k][2]))
         results: Dict[int, Tuple[List[str], List[float]]] = {}
@@ -324,6 +351,7 @@ class UnmaskedTagger(TrainablePipe):
                 scores=scores,
                 write_ents=self.cfg["write_ents"],
                 overwrite_ents=self.cfg["overwrite_ents"],
+                threshold=self.cfg["threshold"],
             )
 
     # --- serialization ------------------------------------------------------------
@@ -339,11 +367,19 @@ class UnmaskedTagger(TrainablePipe):
         base = self.cfg.get("base_model") or _resolve_base(name)
         if Path(base).is_absolute() and not Path(base).is_dir():
             warnings.warn(Warnings.W010.format(name=self.name, path=base), stacklevel=2)
-        cfg = {**self.cfg, "base_model": base, "base_model_given": self.cfg.get("base_model_given", name), "has_model": self.net is not None}
+        cfg = {
+            **self.cfg,
+            "base_model": base,
+            "base_model_given": self.cfg.get("base_model_given", name),
+            "has_model": self.net is not None,
+        }
         (path / "cfg.json").write_text(json.dumps(cfg, indent=2), encoding="utf8")
         if self.net is not None:
             self.net.base.save_pretrained(str(path / "adapter"))
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.net.head.state_dict().items()}, str(path / "head.safetensors"))
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in self.net.head.state_dict().items()},
+                str(path / "head.safetensors"),
+            )
             self.tokenizer.save_pretrained(str(path / "tokenizer"))
 
     def from_disk(self, path, *, exclude=tuple()) -> "UnmaskedTagger":
@@ -409,7 +445,9 @@ class UnmaskedTagger(TrainablePipe):
 
         merged = copy.deepcopy(net.base).merge_and_unload()  # the live adapter stays trainable
         merged.save_pretrained(str(path / "model"), safe_serialization=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in net.head.state_dict().items()}, str(path / "head.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in net.head.state_dict().items()}, str(path / "head.safetensors")
+        )
         self.tokenizer.save_pretrained(str(path / "model"))
         (path / "tags.json").write_text(json.dumps(self.cfg["tags"]), encoding="utf8")
 

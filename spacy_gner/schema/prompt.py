@@ -4,9 +4,10 @@ Pure Python. ``DEFAULT_TEMPLATE`` is byte-identical to the instruction the
 published GNER checkpoints (``dyyyyyyyy/GNER-*``) were trained with; changing it
 degrades those checkpoints, so it is configurable but not edited.
 """
+
 import random
 import re
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import Errors
 
@@ -19,9 +20,7 @@ DEFAULT_INSTRUCTION = (
     "2. I- (Inside) is used for words within a named entity but are not the first word.\n"
     "3. O (Outside) denotes words that are not part of a named entity.\n"
 )
-DEFAULT_TEMPLATE = (
-    DEFAULT_INSTRUCTION + "\nUse the specific entity tags: {labels} and O.\nSentence: {sentence}"
-)
+DEFAULT_TEMPLATE = DEFAULT_INSTRUCTION + "\nUse the specific entity tags: {labels} and O.\nSentence: {sentence}"
 
 # A tag is "(O)" or "(B-type)"/"(I-type)"; type names never contain parentheses
 # (validate_labels rejects them), but may contain spaces and hyphens.
@@ -50,6 +49,33 @@ def validate_labels(labels: Iterable[str]) -> List[str]:
             raise ValueError(Errors.E001.format(label=label))
         seen.setdefault(label, None)
     return list(seen)
+
+
+def validate_label_map(labels) -> Dict[str, str]:
+    """Entity types as ``{code: name}``: a list gives each code as its own name; a mapping
+    ``{"PER": "person", …}`` keeps its names (what the prompt shows; the doc gets the
+    codes). Codes and names are checked like ``validate_labels``; two codes with one name
+    are refused (``E120``: the model's answer could not be mapped back)."""
+    if isinstance(labels, dict):
+        codes = validate_labels(list(labels))
+        given = [labels[c] for c in codes]
+        names = validate_labels(given if all(isinstance(n, str) for n in given) else [None])
+        if len(names) != len(codes):
+            seen: Dict[str, str] = {}
+            for code in codes:
+                if labels[code] in seen:
+                    raise ValueError(Errors.E120.format(name=labels[code], a=seen[labels[code]], b=code))
+                seen[labels[code]] = code
+        return {code: labels[code] for code in codes}
+    return {code: code for code in validate_labels(labels)}
+
+
+def label_config(mapping: Dict[str, str]):
+    """The plain form of a label map to store in a config or ``cfg.json``: a list when every
+    name is its code, else the mapping itself."""
+    if all(code == name for code, name in mapping.items()):
+        return list(mapping)
+    return dict(mapping)
 
 
 def build_prompt(words: Sequence[str], labels: Sequence[str], template: str = DEFAULT_TEMPLATE) -> str:
@@ -157,7 +183,11 @@ def _special_words(words: Optional[Sequence[str]]) -> List[str]:
     """Input words that whitespace splitting or the tag pattern would cut, longest first."""
     if not words:
         return []
-    found = {w.lower() for w in words if isinstance(w, str) and w.strip() and (any(c.isspace() for c in w) or "(" in w or ")" in w)}
+    found = {
+        w.lower()
+        for w in words
+        if isinstance(w, str) and w.strip() and (any(c.isspace() for c in w) or "(" in w or ")" in w)
+    }
     return sorted(found, key=lambda w: (-len(w), w))
 
 

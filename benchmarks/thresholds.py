@@ -1,0 +1,141 @@
+"""Are the entity scores useful? Strict precision/recall at thresholds, per component.
+
+Each component is trained briefly on the same seeded CoNLL-2003 train subset and predicts
+the same CoNLL-2003 dev subset once; precision and recall (strict: exact span and type)
+are computed from the span group after dropping entities whose score is below each
+threshold (what the component's ``threshold`` setting does: a pure filter for
+``gner_generator`` and ``unmasked_llm_tagger``). ``knowfree_spans`` applies its threshold
+inside prediction (flat mode), so it predicts once per threshold.
+
+* knowfree_spans: its own CNN tok2vec (width 96), ``--kf-epochs`` epochs.
+* unmasked_llm_tagger: SmolLM2-135M, LoRA r=16 on q/v, unmask "1111", ``--epochs`` epochs.
+* gner_generator: SmolLM2-135M fully fine-tuned, labels {"PER": "person", ...} (prompted
+  with names, written as codes), free decoding (scores from the teacher-forced pass).
+
+    python benchmarks/thresholds.py [--train 300] [--dev 150] [--epochs 1] [--kf-epochs 5]
+        [--components knowfree_spans,unmasked_llm_tagger,gner_generator] [--seed 0]
+
+Small models on CPU with small budgets: the table shows whether raising the threshold
+trades recall for precision, not what a large model reaches.
+"""
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+
+import common
+
+DATA = common.DATA / "conll2003"
+THRESHOLDS = (0.0, 0.5, 0.7, 0.9)
+
+
+def smollm() -> str:
+    out = subprocess.run([sys.executable, str(common.DATA.parent / "tools" / "get_small_models.py")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return next(p for p in out if "smollm" in p.lower())
+
+
+def build(component: str, model_dir: str):
+    import spacy
+
+    nlp = spacy.blank("en")
+    if component == "knowfree_spans":
+        model = {"tok2vec": {"embed": {"width": 96}, "encode": {"width": 96, "depth": 2}}}
+        nlp.add_pipe("knowfree_spans", config={"model": model, "mode": "flat", "threshold": 0.0})
+    elif component == "unmasked_llm_tagger":
+        model = {"name": model_dir, "unmask": "1111", "lora_r": 16, "attn_implementation": "sdpa"}
+        nlp.add_pipe("unmasked_llm_tagger", config={"model": model})
+    else:
+        nlp.add_pipe("gner_generator", config={
+            "model": {"name": model_dir}, "labels": dict(common.CONLL_NAMES), "external_entity_rate": 0.0,
+            "max_source_length": 512, "max_target_length": 512, "batch_size": 8})
+    return nlp
+
+
+def train(nlp, component, egs, epochs, seed):
+    from thinc.api import Adam
+
+    lr = {"knowfree_spans": 1e-3, "unmasked_llm_tagger": 2e-4, "gner_generator": 5e-5}[component]
+    batch = {"knowfree_spans": 16, "unmasked_llm_tagger": 8, "gner_generator": 4}[component]
+    nlp.initialize(lambda: egs)
+    opt = Adam(lr, grad_clip=1.0)
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        rng.shuffle(egs)
+        for i in range(0, len(egs), batch):
+            nlp.update(egs[i : i + batch], sgd=opt)
+
+
+def prf(pred_sets, gold_sets):
+    tp = sum(len(p & g) for p, g in zip(pred_sets, gold_sets))
+    n_pred = sum(map(len, pred_sets))
+    n_gold = sum(map(len, gold_sets))
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return 100 * p, 100 * r, n_pred
+
+
+def run(component, args, model_dir):
+    from spacy.training import Example
+    from thinc.api import fix_random_seed
+
+    from spacy_gner.corpora import read_docs
+
+    fix_random_seed(args.seed)
+    nlp = build(component, model_dir)
+    pipe = nlp.get_pipe(component)
+    train_docs = read_docs(nlp.vocab, DATA / "train.txt", shuffle=True, seed=args.seed, limit=args.train)
+    dev = read_docs(nlp.vocab, DATA / "dev.txt")[: args.dev]
+    egs = [Example(nlp.make_doc(d.text), d) for d in train_docs]
+    start = time.perf_counter()
+    train(nlp, component, egs, args.kf_epochs if component == "knowfree_spans" else args.epochs, args.seed)
+    train_s = time.perf_counter() - start
+    gold = [{(e.start, e.end, e.label_) for e in d.ents} for d in dev]
+    key = pipe.cfg["spans_key"]
+    rows = []
+    start = time.perf_counter()
+    if component == "knowfree_spans":
+        for t in THRESHOLDS:
+            pipe.cfg["threshold"] = t
+            preds = list(nlp.pipe(nlp.make_doc(d.text) for d in dev))
+            rows.append((t, *prf([{(s.start, s.end, s.label_) for s in p.spans[key]} for p in preds], gold)))
+    else:
+        preds = list(nlp.pipe(nlp.make_doc(d.text) for d in dev))
+        for t in THRESHOLDS:
+            sets = [
+                {(s.start, s.end, s.label_) for s, x in zip(p.spans[key], p.spans[key].attrs["scores"]) if x >= t}
+                for p in preds
+            ]
+            rows.append((t, *prf(sets, gold)))
+    return rows, train_s, time.perf_counter() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", type=int, default=300)
+    ap.add_argument("--dev", type=int, default=150)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--kf-epochs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--components", default="knowfree_spans,unmasked_llm_tagger,gner_generator")
+    args = ap.parse_args()
+    model_dir = smollm()
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, CPU fp32, torch threads {threads}")
+    print(f"# CoNLL-2003: train = {args.train} sentences (seeded shuffle {args.seed}); "
+          f"dev = first {args.dev} dev sentences")
+    print(f"# knowfree_spans {args.kf_epochs} epochs; tagger and gner_generator (SmolLM2-135M) "
+          f"{args.epochs} epoch(s); seed {args.seed}")
+    print(f"{'component':<22}{'threshold':>10}{'P':>8}{'R':>8}{'n pred':>8}")
+    for component in args.components.split(","):
+        rows, train_s, pred_s = run(component, args, model_dir)
+        for t, p, r, n in rows:
+            print(f"{component:<22}{t:>10.1f}{p:>8.1f}{r:>8.1f}{n:>8}", flush=True)
+        print(f"# {component}: train {train_s:.0f} s, predict {pred_s:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
