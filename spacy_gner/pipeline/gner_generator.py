@@ -27,9 +27,7 @@ prompt exceeds ``max_source_length`` is split into groups (``W100``), never the 
 """
 
 import json
-import math
 import random
-import warnings
 from itertools import islice
 from typing import (
     Any,
@@ -38,7 +36,6 @@ from typing import (
     Iterable,
     Iterator,
     List,
-    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -54,28 +51,24 @@ from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer
 
 from ..corpora import LABELS_KEY
-from ..errors import Errors, Warnings
-from ..schema.bio import bio_to_spans, repair_bio
+from ..errors import Errors
 from ..schema.prompt import (
     DEFAULT_TEMPLATE,
     build_prompt,
-    build_target,
     label_config,
-    sample_external_labels,
-    shuffle_labels,
     validate_label_map,
     validate_labels,
 )
 from ..util import (
     check_int,
     check_threshold,
-    doc_chunks,
     first_line,
-    merge_chunk_spans,
     read_json_dict,
     spans_from_tuples,
     write_predictions,
 )
+from .gner_prediction import DocPrediction, predict_group, warn_prediction_stats
+from .gner_prompts import training_pairs
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.HFGenerator.v1",
@@ -86,7 +79,6 @@ DEFAULT_MODEL = {
     "instruction_wrapper": "[INST] {prompt} [/INST]",
 }
 
-SpanTuple = Tuple[int, int, str]
 DECODINGS = ("free", "constrained")
 # What from_disk takes from the saved cfg.json: state learned at initialize (or set with
 # set_labels). Every other setting comes from the config, the source of truth, so
@@ -102,19 +94,6 @@ SIZE_SETTINGS = {
     "window_overlap": 0,
     "external_entity_max": 0,
 }
-
-
-class DocPrediction(NamedTuple):
-    """What ``predict`` returns per doc: spans in token coordinates, a probability per
-    span where the decoding gives one (else ``None``), and the entity types prompted."""
-
-    spans: List[SpanTuple]
-    scores: Optional[List[float]]
-    labels: List[str]
-    # free decoding: ``[start, end, text]`` per chunk (token offsets, the generated text)
-    generations: Optional[List[List[Any]]] = None
-    # the names the prompt showed for ``labels`` (None: the codes themselves)
-    names: Optional[List[str]] = None
 
 
 @Language.factory(
@@ -298,47 +277,9 @@ class GNERGenerator(TrainablePipe):
 
     # --- training -------------------------------------------------------------------
 
-    def _example_labels(self, doc: Doc) -> List[str]:
-        labels = list(doc.user_data.get(LABELS_KEY) or self.cfg["labels"])
-        if not labels:
-            labels = sorted({e.label_ for e in doc.ents})
-        if self.cfg["label_shuffle"]:
-            labels = shuffle_labels(labels, self._rng)
-        if self.cfg["external_entity_rate"] > 0 and self.cfg["inventory"]:
-            labels = sample_external_labels(
-                labels,
-                self.cfg["inventory"],
-                self._rng,
-                self.cfg["external_entity_rate"],
-                self.cfg["external_entity_max"],
-            )
-        return labels
-
     def make_training_pairs(self, examples: Iterable[Example]) -> List[Tuple[str, str]]:
-        """(prompt, target) per chunk of each reference doc, with per-example label
-        shuffling and external entity sampling (seeded by the config's ``seed``)."""
-        pairs = []
-        for eg in examples:
-            doc = eg.reference
-            labels = self._example_labels(doc)
-            allowed = set(labels)
-            names = self.label_map  # the prompt and target use the names of coded types
-            labels = [names.get(label, label) for label in labels]
-            tags = ["O"] * len(doc)
-            for ent in doc.ents:
-                if ent.label_ in allowed:
-                    name = names.get(ent.label_, ent.label_)
-                    tags[ent.start] = "B-" + name
-                    for i in range(ent.start + 1, ent.end):
-                        tags[i] = "I-" + name
-            for start, end in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
-                idx = [i for i in range(start, end) if doc[i].text.strip()]
-                if not idx:
-                    continue
-                words = [doc[i].text for i in idx]
-                chunk_tags = repair_bio([tags[i] for i in idx])
-                pairs.append((build_prompt(words, labels, self.cfg["template"]), build_target(words, chunk_tags)))
-        return pairs
+        """(prompt, target) per chunk of each reference doc (``gner_prompts.training_pairs``)."""
+        return training_pairs(self, examples)
 
     def update(
         self,
@@ -402,144 +343,10 @@ class GNERGenerator(TrainablePipe):
         out: List[Optional[DocPrediction]] = [None] * len(docs)
         stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0}
         for key, idx in groups.items():
-            for d, pred in zip(idx, self._predict_group([docs[d] for d in idx], dict(key), stats, idx)):
+            for d, pred in zip(idx, predict_group(self, [docs[d] for d in idx], dict(key), stats, idx)):
                 out[d] = pred
-        cfg = self.cfg
-        if stats["windowed"]:
-            warnings.warn(
-                Warnings.W101.format(docs=stats["windowed"], limit=cfg["window_words"], overlap=cfg["window_overlap"]),
-                stacklevel=2,
-            )
-        if stats["split"]:
-            warnings.warn(
-                Warnings.W100.format(
-                    n=stats["split"],
-                    docs=len(stats["split_docs"]),
-                    limit=cfg["max_source_length"],
-                    k=stats["n_labels"],
-                    size=stats["group_size"],
-                ),
-                stacklevel=2,
-            )
-        if stats["unscored"] and cfg["threshold"] > 0:
-            warnings.warn(Warnings.W102.format(threshold=cfg["threshold"], n=stats["unscored"]), stacklevel=2)
+        warn_prediction_stats(self.cfg, stats)
         return out  # type: ignore[return-value]
-
-    def _label_groups(self, generator, words: List[str], names: List[str]) -> List[List[str]]:
-        """The entity type names in groups whose prompts fit ``max_source_length`` tokens
-        (one group when all fit); never cuts the sentence (``E121`` when one type alone
-        does not fit)."""
-        limit = self.cfg["max_source_length"]
-        template = self.cfg["template"]
-
-        def length(group: List[str]) -> int:
-            return len(generator.encode_prompt(build_prompt(words, group, template), 10**9))
-
-        if length(names) <= limit:
-            return [names]
-        pending, groups = [names], []
-        while pending:
-            group = pending.pop()
-            if length(group) <= limit:
-                groups.append(group)
-            elif len(group) == 1:
-                raise ValueError(
-                    Errors.E121.format(
-                        words=len(words),
-                        label=group[0],
-                        length=length(group),
-                        limit=limit,
-                        window=self.cfg["window_words"],
-                    )
-                )
-            else:
-                half = (len(group) + 1) // 2
-                pending.extend([group[half:], group[:half]])
-        return groups
-
-    def _predict_group(
-        self, docs: List[Doc], label_map: Dict[str, str], stats: Dict[str, Any], doc_ids: List[int]
-    ) -> List[DocPrediction]:
-        codes = list(label_map)
-        names = list(label_map.values())
-        to_code = {name: code for code, name in label_map.items()}
-        if not codes or not any(len(doc) for doc in docs):
-            return [DocPrediction([], [], codes, None, names) for _ in docs]
-        generator = self._require_model()
-        jobs = []  # (doc index, chunk, word token indices, words, names prompted)
-        for d, doc in enumerate(docs):
-            chunks = doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"])
-            pieces = len(list(doc.sents)) if doc.has_annotation("SENT_START") else 1
-            if len(chunks) > pieces:
-                stats["windowed"] += 1
-            for chunk in chunks:
-                idx = [i for i in range(*chunk) if doc[i].text.strip()]
-                if not idx:
-                    continue
-                words = [doc[i].text for i in idx]
-                groups = self._label_groups(generator, words, names)
-                if len(groups) > 1:
-                    stats["split"] += 1
-                    stats["split_docs"].add(doc_ids[d])
-                    stats["n_labels"] = len(names)
-                    stats["group_size"] = max(stats["group_size"], max(len(g) for g in groups))
-                for group in groups:
-                    jobs.append((d, chunk, idx, words, group))
-        prompts = [build_prompt(words, group, self.cfg["template"]) for _, _, _, words, group in jobs]
-        texts: Optional[List[str]] = [] if self.cfg["decoding"] == "free" else None
-        results = generator.generate_tags(
-            prompts,
-            [words for _, _, _, words, _ in jobs],
-            [group for _, _, _, _, group in jobs],
-            beam_size=self.cfg["beam_size"],
-            batch_size=self.cfg["batch_size"],
-            max_source=self.cfg["max_source_length"],
-            max_target=self.cfg["max_target_length"],
-            decoding=self.cfg["decoding"],
-            texts_out=texts,
-        )
-        if texts is not None:
-            # free decoding: score the aligned tags with one teacher-forced pass
-            probs = generator.tag_probabilities(
-                prompts,
-                [words for _, _, _, words, _ in jobs],
-                [tags for tags, _ in results],
-                batch_size=self.cfg["batch_size"],
-                max_source=self.cfg["max_source_length"],
-                max_target=self.cfg["max_target_length"],
-            )
-            stats["unscored"] += sum(p is None for p in probs)
-            results = [(tags, p) for (tags, _), p in zip(results, probs)]
-        generations: List[Optional[List[List[Any]]]] = [None if texts is None else [] for _ in docs]
-        if texts is not None:
-            for (d, chunk, _, _, group), text in zip(jobs, texts):
-                # a fourth item, the names prompted, only when the label set was split
-                generations[d].append([chunk[0], chunk[1], text] + ([group] if len(group) < len(names) else []))
-        chunks: List[List] = [[] for _ in docs]
-        chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
-        span_scores: List[Dict[SpanTuple, float]] = [{} for _ in docs]
-        for (d, chunk, idx, _, _), (tags, probs) in zip(jobs, results):
-            # map word positions back to token indices (whitespace tokens were skipped)
-            spans = []
-            for s, e, name in bio_to_spans(tags):
-                span = (idx[s], idx[e - 1] + 1, to_code.get(name, name))
-                spans.append(span)
-                # an entity's probability: the product of its words' tag probabilities
-                # (no score: 1.0, so a threshold never drops it; W102 says so)
-                p = math.prod(probs[s:e]) if probs is not None else 1.0
-                span_scores[d][span] = max(span_scores[d].get(span, 0.0), p)
-            # label groups of one chunk: one list, clashes resolved by merge_chunk_spans
-            if chunks[d] and chunks[d][-1] == chunk:
-                chunk_spans[d][-1].extend(spans)
-            else:
-                chunks[d].append(chunk)
-                chunk_spans[d].append(spans)
-        out = []
-        for d, doc in enumerate(docs):
-            merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
-            scores = [span_scores[d][span] for span in merged]
-            out.append(DocPrediction(merged, scores, codes, generations[d], names))
-        return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
