@@ -41,6 +41,7 @@ from ..util import (
     spans_from_tuples,
     write_predictions,
 )
+from .tagger_encoding import Window, encode_window, pad_batch, word_windows
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.UnmaskedTagger.v1",
@@ -102,7 +103,6 @@ def make_unmasked_tagger(
     )
 
 
-Window = Tuple[int, int]
 # settings that must be integers >= the given minimum (max_length counts the BOS token)
 SIZE_SETTINGS = {"max_length": 2, "window_overlap": 0, "batch_size": 1}
 
@@ -177,58 +177,6 @@ class UnmaskedTagger(TrainablePipe):
         self.cfg["base_model"] = _resolve_base(self.model.attrs["name"])
         self.cfg["base_model_given"] = str(self.model.attrs["name"])
 
-    # --- encoding -----------------------------------------------------------------
-
-    def _windows(self, word_ids: List[List[int]]) -> List[Window]:
-        """Word windows whose first sub-tokens fit in ``max_length`` (BOS included); words
-        beyond the budget start the next window, ``window_overlap`` words earlier."""
-        budget = self.cfg["max_length"] - 1
-        n = len(word_ids)
-        windows: List[Window] = []
-        start = 0
-        while start < n:
-            end, used = start, 0
-            while end < n and (used + len(word_ids[end]) <= budget or end == start):
-                used += min(len(word_ids[end]), budget)
-                end += 1
-            windows.append((start, end))
-            if end >= n:
-                break
-            start = max(start + 1, end - self.cfg["window_overlap"])
-        return windows
-
-    def _encode(self, word_ids: List[List[int]], window: Window, tags: Optional[List[str]] = None):
-        """Input ids (BOS + sub-tokens) and, per word, the position of its first sub-token."""
-        bos = self.tokenizer.bos_token_id
-        ids = [bos] if bos is not None else []
-        first: List[Optional[int]] = []
-        for w in range(*window):
-            pieces = word_ids[w][: self.cfg["max_length"] - 1]
-            first.append(len(ids) if pieces else None)
-            ids.extend(pieces)
-        ids = ids[: self.cfg["max_length"]]
-        first = [f if f is not None and f < len(ids) else None for f in first]
-        labels = None
-        if tags is not None:
-            index = {t: k for k, t in enumerate(self.cfg["tags"])}
-            labels = [-100] * len(ids)
-            for k, w in enumerate(range(*window)):
-                if first[k] is not None:
-                    labels[first[k]] = index.get(tags[w], 0)
-        return ids, first, labels
-
-    def _batch(self, rows: List[List[int]], value: int):
-        import torch
-
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), value, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for k, r in enumerate(rows):
-            ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[k, : len(r)] = 1
-        device = next(self.net.head.parameters()).device
-        return ids.to(device), mask.to(device)
-
     # --- training -----------------------------------------------------------------
 
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None, losses=None):
@@ -252,16 +200,16 @@ class UnmaskedTagger(TrainablePipe):
             all_tags = doc_to_bio(doc)
             tags = repair_bio([all_tags[i] for i in keep])
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in keep])
-            for window in self._windows(word_ids):
-                ids, _, labels = self._encode(word_ids, window, tags)
+            for window in word_windows(self, word_ids):
+                ids, _, labels = encode_window(self, word_ids, window, tags)
                 if ids:
                     rows.append(ids)
                     label_rows.append(labels)
         if not rows:
             return losses
         net.train()
-        ids, mask = self._batch(rows, self.tokenizer.pad_token_id)
-        labels, _ = self._batch(label_rows, -100)
+        ids, mask = pad_batch(self, rows, self.tokenizer.pad_token_id)
+        labels, _ = pad_batch(self, label_rows, -100)
         logits = net(ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
         loss.backward()
@@ -290,13 +238,13 @@ class UnmaskedTagger(TrainablePipe):
             if not kept[d]:
                 continue
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in kept[d]])
-            windows = self._windows(word_ids)
+            windows = word_windows(self, word_ids)
             windowed += len(windows) > 1
             long_words = sum(len(w) > self.cfg["max_length"] - 1 for w in word_ids)
             cut_words += long_words
             cut_docs += long_words > 0
             for window in windows:
-                ids, first, _ = self._encode(word_ids, window)
+                ids, first, _ = encode_window(self, word_ids, window)
                 windows_per_doc[d].append(window)
                 jobs.append((d, window, ids, first))
         if windowed:
@@ -314,7 +262,7 @@ class UnmaskedTagger(TrainablePipe):
         with torch.no_grad():
             for start in range(0, len(order), self.cfg["batch_size"]):
                 idx = order[start : start + self.cfg["batch_size"]]
-                ids, mask = self._batch([jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
+                ids, mask = pad_batch(self, [jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
                 top, best = net(ids, mask).float().softmax(-1).max(-1)
                 top, best = top.cpu().tolist(), best.cpu().tolist()
                 for row, k in enumerate(idx):
