@@ -43,12 +43,11 @@ from typing import (
 )
 
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer
+from thinc.api import Model
 
 from ..corpora import LABELS_KEY
 from ..errors import Errors
@@ -60,13 +59,12 @@ from ..schema.prompt import (
     validate_labels,
 )
 from ..util import (
-    check_int,
-    check_threshold,
     first_line,
     read_json_dict,
     spans_from_tuples,
     write_predictions,
 )
+from .base import ENTITY_WRITER, DirectoryOnlyPipe, register_component
 from .gner_prediction import DocPrediction, predict_group, warn_prediction_stats
 from .gner_prompts import training_pairs
 
@@ -96,98 +94,40 @@ SIZE_SETTINGS = {
 }
 
 
-@Language.factory(
-    "gner_generator",
-    assigns=["doc.ents", "doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "labels": [],
-        "spans_key": "gner",
-        "write_ents": True,
-        "overwrite_ents": False,
-        "beam_size": 1,
-        "max_source_length": 640,
-        "max_target_length": 640,
-        "batch_size": 8,
-        "window_words": 100,
-        "window_overlap": 15,
-        "template": DEFAULT_TEMPLATE,
-        "label_shuffle": True,
-        "external_entity_rate": 0.5,
-        "external_entity_max": 5,
-        "seed": 0,
-        "decoding": "free",
-        "threshold": 0.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
-    },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("labels", Union[List[str], Dict[str, str]], []),
+    ("spans_key", str, "gner"),
+    ("write_ents", bool, True),
+    ("overwrite_ents", bool, False),
+    ("beam_size", int, 1),
+    ("max_source_length", int, 640),
+    ("max_target_length", int, 640),
+    ("batch_size", int, 8),
+    ("window_words", int, 100),
+    ("window_overlap", int, 15),
+    ("template", str, DEFAULT_TEMPLATE),
+    ("label_shuffle", bool, True),
+    ("external_entity_rate", float, 0.5),
+    ("external_entity_max", int, 5),
+    ("seed", int, 0),
+    ("decoding", str, "free"),
+    ("threshold", float, 0.0),
+    ("scorer", Optional[Callable], {"@scorers": "spacy.ner_scorer.v1"}),
 )
-def make_gner_generator(
-    nlp: Language,
-    name: str,
-    model: Model,
-    labels: Union[List[str], Dict[str, str]],
-    spans_key: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    beam_size: int,
-    max_source_length: int,
-    max_target_length: int,
-    batch_size: int,
-    window_words: int,
-    window_overlap: int,
-    template: str,
-    label_shuffle: bool,
-    external_entity_rate: float,
-    external_entity_max: int,
-    seed: int,
-    decoding: str,
-    threshold: float,
-    scorer: Optional[Callable],
-) -> "GNERGenerator":
-    """Create a ``gner_generator``. See the module docstring and README for the options."""
-    return GNERGenerator(
-        nlp.vocab,
-        model,
-        name,
-        labels=labels,
-        spans_key=spans_key,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        beam_size=beam_size,
-        max_source_length=max_source_length,
-        max_target_length=max_target_length,
-        batch_size=batch_size,
-        window_words=window_words,
-        window_overlap=window_overlap,
-        template=template,
-        label_shuffle=label_shuffle,
-        external_entity_rate=external_entity_rate,
-        external_entity_max=external_entity_max,
-        seed=seed,
-        decoding=decoding,
-        threshold=threshold,
-        scorer=scorer,
-    )
 
 
-class GNERGenerator(TrainablePipe):
+
+class GNERGenerator(DirectoryOnlyPipe):
     """Generative NER with an instruction-tuned LM (GNER)."""
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "gner_generator", *, labels=(), scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = dict(cfg)
+        super().__init__(vocab, model, name, scorer=scorer, **cfg)
         self.cfg["labels"] = label_config(validate_label_map(labels))
-        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
         self.cfg.setdefault("inventory", [])
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
-        for key, minimum in SIZE_SETTINGS.items():
-            if key in self.cfg:
-                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
+        self.check_settings(SIZE_SETTINGS)
         if (
             "window_overlap" in self.cfg
             and "window_words" in self.cfg
@@ -281,34 +221,19 @@ class GNERGenerator(TrainablePipe):
         """(prompt, target) per chunk of each reference doc (``gner_prompts.training_pairs``)."""
         return training_pairs(self, examples)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         """Teacher-forced cross-entropy on the target tokens; gradients accumulate in the
         torch parameters until ``finish_update`` (spaCy's ``accumulate_gradient``).
         Dropout comes from the backbone's own config (``drop`` is not used)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "GNERGenerator.update")
         generator = self._require_model()
         pairs = self.make_training_pairs(examples)
         if not pairs:
-            return losses
+            return None
         generator.model.train()
         prompts, targets = zip(*pairs)
         loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
         loss.backward()
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += float(loss.detach().cpu())
-        return losses
+        return float(loss.detach().cpu())
 
     def get_loss(self, examples, scores):
         raise NotImplementedError("gner_generator computes its loss in update()")
@@ -412,12 +337,6 @@ class GNERGenerator(TrainablePipe):
             self._attach(generator)
         return self
 
-    def to_bytes(self, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
-
-    def from_bytes(self, bytes_data, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
-
 
 def _register_doc_labels() -> None:
     """``doc._.gner_labels``: a doc's own entity types (list or ``{code: name}``) for
@@ -429,3 +348,6 @@ def _register_doc_labels() -> None:
 def _check_decoding(decoding: str) -> None:
     if decoding not in DECODINGS:
         raise ValueError(Errors.E103.format(decoding=decoding))
+
+
+make_gner_generator = register_component("gner_generator", GNERGenerator, SETTINGS, **ENTITY_WRITER)

@@ -30,28 +30,29 @@ transformer listener can replace it. This module never imports torch.
 
 import warnings
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 import srsly
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model, set_dropout_rate
 
 from ..corpora import EXTENSION_KEY
 from ..errors import Errors, Warnings
 from ..util import (
     check_int,
     check_label_list,
+    check_threshold,
     first_line,
     read_json_dict,
     spans_from_tuples,
     write_predictions,
 )
+from .base import SpanWriterPipe, register_component
 from .knowfree_outputs import SpanResult, predict_spans, span_loss
 
 DEFAULT_MODEL_CONFIG = """
@@ -95,76 +96,36 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 LEARNED_KEYS = ("labels", "extension_labels", "extension_weights", "nI", "span_width", "long_spans_skipped")
 
 
-@Language.factory(
-    "knowfree_spans",
-    assigns=["doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "spans_key": "sc",
-        "extension_key": EXTENSION_KEY,
-        "threshold": 0.5,
-        "mode": "nested",
-        "write_ents": False,
-        "overwrite_ents": False,
-        "synthetic_weight": 0.4,
-        "extension_scale": 0.5,
-        "extension_max_weight": None,
-        "scorer": {"@scorers": "spacy_gner.spans_scorer.v1"},
-    },
-    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("spans_key", str, "sc"),
+    ("extension_key", str, EXTENSION_KEY),
+    ("threshold", float, 0.5),
+    ("mode", str, "nested"),
+    ("write_ents", bool, False),
+    ("overwrite_ents", bool, False),
+    ("synthetic_weight", float, 0.4),
+    ("extension_scale", float, 0.5),
+    ("extension_max_weight", Optional[float], None),
+    ("scorer", Optional[Callable], {"@scorers": "spacy_gner.spans_scorer.v1"}),
 )
-def make_knowfree_spans(
-    nlp: Language,
-    name: str,
-    model: Model,
-    spans_key: str,
-    extension_key: str,
-    threshold: float,
-    mode: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    synthetic_weight: float,
-    extension_scale: float,
-    extension_max_weight: Optional[float],
-    scorer: Optional[Callable],
-) -> "KnowFreeSpans":
-    """Create a ``knowfree_spans`` component (see the module docstring)."""
-    if mode not in ("nested", "flat"):
-        raise ValueError(Errors.E301.format(mode=mode))
-    if extension_max_weight is not None and not extension_max_weight > 0:
-        raise ValueError(Errors.E302.format(value=extension_max_weight))
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(
-            Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold)
-        )
-    head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
-    for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
-        if key in head_attrs:
-            check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
-    return KnowFreeSpans(
-        nlp.vocab,
-        model,
-        name,
-        spans_key=spans_key,
-        extension_key=extension_key,
-        threshold=threshold,
-        mode=mode,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        synthetic_weight=synthetic_weight,
-        extension_scale=extension_scale,
-        extension_max_weight=extension_max_weight,
-        scorer=scorer,
-    )
 
 
-class KnowFreeSpans(TrainablePipe):
+
+class KnowFreeSpans(SpanWriterPipe):
     def __init__(self, vocab: Vocab, model: Model, name: str = "knowfree_spans", *, scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = {"labels": [], "extension_labels": [], "extension_weights": [], **cfg}
+        learned = {"labels": [], "extension_labels": [], "extension_weights": []}
+        super().__init__(vocab, model, name, scorer=scorer, **{**learned, **cfg})
+        if self.cfg.get("mode", "nested") not in ("nested", "flat"):
+            raise ValueError(Errors.E301.format(mode=self.cfg["mode"]))
+        cap = self.cfg.get("extension_max_weight")
+        if cap is not None and not cap > 0:
+            raise ValueError(Errors.E302.format(value=cap))
+        check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.5))
+        head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
+        for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
+            if key in head_attrs:
+                check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -284,32 +245,17 @@ class KnowFreeSpans(TrainablePipe):
         """Weighted binary cross-entropy (``knowfree_outputs.span_loss``)."""
         return span_loss(self, examples, outputs)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "KnowFreeSpans.update")
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         docs = [eg.predicted for eg in examples]
         if not any(len(doc) for doc in docs):
-            return losses
+            return None
         # ``drop`` is this update's dropout rate for every dropout layer (the head's and
         # any in the tok2vec), exactly as spaCy's own components use it
         set_dropout_rate(self.model, drop)
         outputs, backprop = self.model.begin_update(docs)
         loss, d_logits = self.get_loss(examples, outputs)
         backprop((d_logits, None))
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return loss
 
     # --- prediction -----------------------------------------------------------------
 
@@ -367,3 +313,12 @@ class KnowFreeSpans(TrainablePipe):
         if "span_width" in self.cfg:  # the width resolved from the training data
             head.attrs["span_width"] = self.cfg["span_width"]
         return self
+
+
+make_knowfree_spans = register_component(
+    "knowfree_spans",
+    KnowFreeSpans,
+    SETTINGS,
+    assigns=["doc.spans"],
+    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+)

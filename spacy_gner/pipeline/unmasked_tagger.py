@@ -20,20 +20,16 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer
+from thinc.api import Model
 
 from ..errors import Errors, Warnings
 from ..schema.bio import bio_to_spans, repair_bio
 from ..util import (
-    check_int,
     check_label_list,
-    check_threshold,
     doc_to_bio,
     first_line,
     merge_chunk_spans,
@@ -41,6 +37,7 @@ from ..util import (
     spans_from_tuples,
     write_predictions,
 )
+from .base import ENTITY_WRITER, DirectoryOnlyPipe, register_component
 from .tagger_encoding import Window, encode_window, pad_batch, word_windows
 
 DEFAULT_MODEL = {
@@ -59,48 +56,18 @@ DEFAULT_MODEL = {
 }
 
 
-@Language.factory(
-    "unmasked_llm_tagger",
-    assigns=["doc.ents", "doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "max_length": 128,
-        "window_overlap": 8,
-        "batch_size": 16,
-        "spans_key": "llm_tagger",
-        "write_ents": True,
-        "overwrite_ents": False,
-        "threshold": 0.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
-    },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("max_length", int, 128),
+    ("window_overlap", int, 8),
+    ("batch_size", int, 16),
+    ("spans_key", str, "llm_tagger"),
+    ("write_ents", bool, True),
+    ("overwrite_ents", bool, False),
+    ("threshold", float, 0.0),
+    ("scorer", Optional[Callable], {"@scorers": "spacy.ner_scorer.v1"}),
 )
-def make_unmasked_tagger(
-    nlp: Language,
-    name: str,
-    model: Model,
-    max_length: int,
-    window_overlap: int,
-    batch_size: int,
-    spans_key: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    threshold: float,
-    scorer: Optional[Callable],
-) -> "UnmaskedTagger":
-    return UnmaskedTagger(
-        nlp.vocab,
-        model,
-        name,
-        max_length=max_length,
-        window_overlap=window_overlap,
-        batch_size=batch_size,
-        spans_key=spans_key,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        threshold=threshold,
-        scorer=scorer,
-    )
+
 
 
 # settings that must be integers >= the given minimum (max_length counts the BOS token)
@@ -121,17 +88,10 @@ def _word_indices(doc: Doc) -> List[int]:
     return [i for i, token in enumerate(doc) if token.text.strip()]
 
 
-class UnmaskedTagger(TrainablePipe):
+class UnmaskedTagger(DirectoryOnlyPipe):
     def __init__(self, vocab: Vocab, model: Model, name: str = "unmasked_llm_tagger", *, scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = {"tags": [], **cfg}
-        for key, minimum in SIZE_SETTINGS.items():
-            if key in self.cfg:
-                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
-        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
+        super().__init__(vocab, model, name, scorer=scorer, **{"tags": [], **cfg})
+        self.check_settings(SIZE_SETTINGS)
         self.net = None
         self.tokenizer = None
 
@@ -179,17 +139,12 @@ class UnmaskedTagger(TrainablePipe):
 
     # --- training -----------------------------------------------------------------
 
-    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None, losses=None):
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         """Cross-entropy on the first sub-token of each word; only LoRA and head train."""
         import torch
 
         from ..ml.tagger import encode_words
 
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "UnmaskedTagger.update")
         net = self._require()
         rows, label_rows = [], []
         for eg in examples:
@@ -206,17 +161,14 @@ class UnmaskedTagger(TrainablePipe):
                     rows.append(ids)
                     label_rows.append(labels)
         if not rows:
-            return losses
+            return None
         net.train()
         ids, mask = pad_batch(self, rows, self.tokenizer.pad_token_id)
         labels, _ = pad_batch(self, label_rows, -100)
         logits = net(ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
         loss.backward()
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += float(loss.detach().cpu())
-        return losses
+        return float(loss.detach().cpu())
 
     # --- prediction ---------------------------------------------------------------
 
@@ -399,8 +351,5 @@ class UnmaskedTagger(TrainablePipe):
         self.tokenizer.save_pretrained(str(path / "model"))
         (path / "tags.json").write_text(json.dumps(self.cfg["tags"]), encoding="utf8")
 
-    def to_bytes(self, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
 
-    def from_bytes(self, bytes_data, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
+make_unmasked_tagger = register_component("unmasked_llm_tagger", UnmaskedTagger, SETTINGS, **ENTITY_WRITER)
