@@ -82,11 +82,8 @@ def worker_predict(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", type=int, default=400)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--test", type=int, default=300)
+    common.add_budget_arguments(ap, train=400, epochs=2, held_out="--test", n_held_out=300)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--configs", default="0000,1111,0110,0011")
     ap.add_argument("--model", default=None)
     ap.add_argument("--worker", choices=["train", "predict"])

@@ -115,11 +115,8 @@ def run(component, args, model_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", type=int, default=300)
-    ap.add_argument("--dev", type=int, default=150)
-    ap.add_argument("--epochs", type=int, default=1)
+    common.add_budget_arguments(ap, train=300, epochs=1, held_out="--dev", n_held_out=150)
     ap.add_argument("--kf-epochs", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--components", default="knowfree_spans,unmasked_llm_tagger,gner_generator")
     args = ap.parse_args()
     model_dir = smollm()

@@ -325,3 +325,18 @@ class _SilentBar:
 
     def __exit__(self, *exc):
         return False
+
+
+def typed_signature(params: Sequence[Tuple], returns: Any = None):
+    """An ``inspect.Signature`` of the parameters ``(name, annotation)`` (required) or
+    ``(name, annotation, default)``: given to a registered function that takes
+    ``**kwargs``, it is what spaCy and confection read to validate a config block against
+    (names, types, defaults)."""
+    import inspect
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [
+        inspect.Parameter(p[0], kind, annotation=p[1], default=p[2] if len(p) > 2 else inspect.Parameter.empty)
+        for p in params
+    ]
+    return inspect.Signature(parameters, return_annotation=returns or inspect.Signature.empty)

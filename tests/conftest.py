@@ -49,3 +49,18 @@ def tiny_llama_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_t5_dir(tmp_path_factory):
     return make_tiny_t5(tmp_path_factory.mktemp("tiny_t5"))
+
+
+@pytest.fixture
+def augment_cli():
+    """Run ``python -m spacy_gner augment CORPUS OUTPUT --model-config CONFIG *options``
+    in-process; returns the CLI result (``exit_code``, ``output``)."""
+    from typer.testing import CliRunner
+
+    from spacy_gner.cli import register_commands
+
+    def run(corpus, output, model_config, *options):
+        argv = ["augment", str(corpus), str(output), "--model-config", str(model_config), *map(str, options)]
+        return CliRunner().invoke(register_commands(), argv)
+
+    return run

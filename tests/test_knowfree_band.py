@@ -178,6 +178,7 @@ def test_dense_and_shifted_local_attention_agree(monkeypatch):
     import torch
 
     import spacy_gner.ml.knowfree as kf
+    import spacy_gner.ml.knowfree_net as kf_net
 
     torch.manual_seed(0)
     scorer = kf.KnowFreeScorer(16, 3, hidden=40, biaffine_heads=4, attention_heads=10, window=3, width_dim=40)
@@ -185,7 +186,7 @@ def test_dense_and_shifted_local_attention_agree(monkeypatch):
     lengths = torch.tensor([14, 9, 2])
     outs = []
     for dense_max in (32, 0):
-        monkeypatch.setattr(kf, "DENSE_BAND_MAX", dense_max)
+        monkeypatch.setattr(kf_net, "DENSE_BAND_MAX", dense_max)
         x = X.clone().requires_grad_(True)
         out = scorer.eval()(x, lengths, width=6)
         out.sum().backward()

@@ -49,3 +49,44 @@ def test_moved_modules_keep_their_old_import_paths():
         assert callable(getattr(corpora, name))
     for name in ("constrained_decode", "encode_target", "target_segments", "DecodeResult", "entities_with_probs"):
         assert hasattr(constrained, name)
+
+
+def test_split_modules_keep_their_old_import_paths():
+    import spacy_gner.ml.knowfree as knowfree
+    import spacy_gner.scoring as scoring
+    from spacy_gner.cli import evaluate
+    from spacy_gner.ml import knowfree_net
+    from spacy_gner.scoring import docs, paper, spans
+
+    for name in ("score_docs", "score_examples", "score_ents", "evaluate_docs", "make_spans_scorer", "doc_spans"):
+        assert getattr(scoring, name) is getattr(docs, name)
+    for name in ("score_paper_records", "paper_bio_tuples", "authors_back_tokenizer", "paper_record_counts"):
+        assert getattr(scoring, name) is getattr(paper, name)
+    for name in ("score_spans", "normalize_answer", "partial_credit", "paper_tuples", "Counts", "MODES"):
+        assert getattr(scoring, name) is getattr(spans, name)
+    for name in ("KnowFreeScorer", "band_mask", "valid_spans", "length_groups"):
+        assert getattr(knowfree, name) is getattr(knowfree_net, name)
+    for name in ("parse_labels", "parse_modes", "name_datasets", "evaluate", "generation_records"):
+        assert callable(getattr(evaluate, name))
+
+
+def test_every_message_code_used_in_the_package_is_defined_once():
+    """Every ``Errors.Exxx`` / ``Warnings.Wxxx`` the package uses is in the tables of
+    ``errors.py``, and reads ``[code] message``."""
+    import re
+
+    from spacy_gner.errors import Errors, Warnings, _messages
+
+    used = set()
+    for path in (ROOT / "spacy_gner").rglob("*.py"):
+        used.update(re.findall(r"\b(Errors|Warnings)\.([EW]\d{3})\b", path.read_text(encoding="utf8")))
+    assert len(used) > 80
+    for cls, code in sorted(used):
+        assert getattr({"Errors": Errors, "Warnings": Warnings}[cls], code).startswith(f"[{code}] ")
+    assert "\n" in Errors.E404  # a line break written as \n in the table
+    try:
+        _messages("E001 one\nE001 two")
+    except ValueError as err:
+        assert "E001" in str(err)
+    else:
+        raise AssertionError("a code defined twice was accepted")

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 import spacy
 from spacy.tokens import DocBin
-from typer.testing import CliRunner
 
-from spacy_gner.cli import register_commands
 from spacy_gner.llm.openai_compatible import make_openai_compatible
 from spacy_gner.llm.testing import FakeLLM
 from spacy_gner.llm.workflow import STEPS, load_config, run_augment
@@ -151,23 +149,10 @@ def test_augment_workflow_end_to_end_against_a_local_server_with_one_retried_500
     assert report["tasks"]["explain"]["docs"] == 2
 
 
-def test_augment_cli_against_a_local_server(tmp_path, corpus):
+def test_augment_cli_against_a_local_server(tmp_path, corpus, augment_cli):
     with FakeServer() as server:
-        result = CliRunner().invoke(
-            register_commands(),
-            [
-                "augment",
-                str(corpus),
-                str(tmp_path / "cli"),
-                "--model-config",
-                str(shipped_config(tmp_path, server.url)),
-                "--model",
-                "llama3:8b",
-                "--steps",
-                "ent,seg",
-                "--quiet",
-            ],
-        )
+        config = shipped_config(tmp_path, server.url)
+        result = augment_cli(corpus, tmp_path / "cli", config, "--model", "llama3:8b", "--steps", "ent,seg", "--quiet")
     assert result.exit_code == 0, result.output
     assert "ENT:thing" in result.output and (tmp_path / "cli" / "fused.spacy").exists()
     assert {r["json"]["model"] for r in server.requests} == {"llama3:8b"}

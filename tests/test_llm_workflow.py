@@ -7,9 +7,7 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 from spacy_llm.registry import registry
-from typer.testing import CliRunner
 
-from spacy_gner.cli import register_commands
 from spacy_gner.llm.workflow import STEPS, load_config, run_augment
 from spacy_gner.testing import FakeLLM
 
@@ -200,22 +198,9 @@ def test_unknown_step_and_missing_model_block(tmp_path, corpus, model_config):
         load_config(bad)
 
 
-def test_cli(tmp_path, corpus, model_config):
-    result = CliRunner().invoke(
-        register_commands(),
-        [
-            "augment",
-            str(corpus),
-            str(tmp_path / "cli"),
-            "--model-config",
-            str(model_config),
-            "--steps",
-            "ent,seg",
-            "--labels",
-            "PER,LOC",
-            "--no-progress",
-        ],
-    )
+def test_cli(tmp_path, corpus, model_config, augment_cli):
+    options = ("--steps", "ent,seg", "--labels", "PER,LOC", "--no-progress")
+    result = augment_cli(corpus, tmp_path / "cli", model_config, *options)
     assert result.exit_code == 0, result.output
     assert "extension labels" in result.output and "ENT:thing" in result.output
     assert (tmp_path / "cli" / "fused.spacy").exists() and (tmp_path / "cli" / "report.json").exists()

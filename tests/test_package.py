@@ -7,6 +7,9 @@ import sys
 import pytest
 from conftest import save_ann_ruler
 
+# the package options of the tiny pipeline both package tests build
+TINY_PACKAGE = ("--name", "gner_tiny", "--labels", "person,location", "--build", "none")
+
 
 def _run(*args):
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True)
@@ -21,12 +24,7 @@ def test_package_builds_pipeline_with_requirement(tiny_t5_dir, tmp_path):
         "package",
         str(tiny_t5_dir),
         str(tmp_path),
-        "--name",
-        "gner_tiny",
-        "--labels",
-        "person,location",
-        "--build",
-        "none",
+        *TINY_PACKAGE,
     )
     meta = json.loads((tmp_path / "en_gner_tiny-pipeline" / "meta.json").read_text())
     assert any(req.startswith("spacy-gner") for req in meta["requirements"])
@@ -91,12 +89,7 @@ def test_package_describes_itself_and_keeps_its_decoding(tiny_t5_dir, tmp_path, 
         "package",
         ckpt,
         out,
-        "--name",
-        "gner_tiny",
-        "--labels",
-        "person,location",
-        "--build",
-        "none",
+        *TINY_PACKAGE,
         "--decoding",
         "constrained",
         "--beam-size",

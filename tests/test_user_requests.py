@@ -262,6 +262,7 @@ class _FakeNet(torch.nn.Module):
 
 def test_tagger_keeps_entity_straddling_a_window_cut(tiny_llama_dir):
     from spacy_gner.ml.tagger import encode_words
+    from spacy_gner.pipeline.tagger_encoding import word_windows
 
     nlp, pipe = _tagger(tiny_llama_dir)
     filler = encode_words(pipe.tokenizer, ["x", "x"])[1][0]
@@ -275,7 +276,7 @@ def test_tagger_keeps_entity_straddling_a_window_cut(tiny_llama_dir):
     ids = encode_words(pipe.tokenizer, words)
     pipe.cfg["max_length"] = 1 + sum(len(i) for i in ids[:10])  # the first window ends between a and b
     pipe.cfg["window_overlap"] = 4
-    assert pipe._windows(ids)[0] == (0, 10)
+    assert word_windows(pipe, ids)[0] == (0, 10)
     pipe.net = _FakeNet(pipe.cfg["tags"], firsts[a], firsts[b])
     with pytest.warns(UserWarning, match="W200"):
         doc = nlp(" ".join(words))

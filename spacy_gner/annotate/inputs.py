@@ -21,16 +21,14 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import Errors
 
-FORMATS = ("jsonl", "parquet", "text")
-SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".jsonlines": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".txt": "text",
-    ".text": "text",
+#: the file suffixes of each input format (with --input-format auto; any other file is text)
+FORMAT_SUFFIXES = {
+    "jsonl": (".jsonl", ".ndjson", ".jsonlines"),
+    "parquet": (".parquet", ".pq"),
+    "text": (".txt", ".text"),
 }
+FORMATS = tuple(FORMAT_SUFFIXES)
+SUFFIXES = {suffix: fmt for fmt, suffixes in FORMAT_SUFFIXES.items() for suffix in suffixes}
 Record = Tuple[str, Any, Any]
 
 

@@ -173,35 +173,16 @@ def annotate(
     resumed = total - sum(s["n"] for s in pending)
     bar = _progress(total, resumed, progress)
     try:
+        # the settings both engines take
+        common = dict(text_field=text_field, id_field=id_field, batch_size=batch_size, component_cfg=component_cfg)
         if engine == "local":
-            run_local(
-                nlp,
-                files,
-                pending,
-                store,
-                bar,
-                text_field=text_field,
-                id_field=id_field,
-                batch_size=batch_size,
-                n_process=n_process,
-                component_cfg=component_cfg,
-            )
+            run_local(nlp, files, pending, store, bar, n_process=n_process, **common)
         else:
             del nlp  # the actors load their own copies
             run_ray(
-                pipeline,
-                files,
-                pending,
-                store,
-                bar,
-                text_field=text_field,
-                id_field=id_field,
-                batch_size=batch_size,
-                workers=workers,
-                gpus_per_worker=gpus_per_worker,
-                address=address,
-                component_cfg=component_cfg,
-            )
+                pipeline, files, pending, store, bar,
+                workers=workers, gpus_per_worker=gpus_per_worker, address=address, **common,
+            )  # fmt: skip
     except KeyboardInterrupt:
         bar.close()
         done = sum(store.is_complete(s["index"]) for s in shards)

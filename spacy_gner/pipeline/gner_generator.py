@@ -27,9 +27,7 @@ prompt exceeds ``max_source_length`` is split into groups (``W100``), never the 
 """
 
 import json
-import math
 import random
-import warnings
 from itertools import islice
 from typing import (
     Any,
@@ -38,7 +36,6 @@ from typing import (
     Iterable,
     Iterator,
     List,
-    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -46,36 +43,30 @@ from typing import (
 )
 
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer
+from thinc.api import Model
 
 from ..corpora import LABELS_KEY
-from ..errors import Errors, Warnings
-from ..schema.bio import bio_to_spans, repair_bio
+from ..errors import Errors
 from ..schema.prompt import (
     DEFAULT_TEMPLATE,
     build_prompt,
-    build_target,
     label_config,
-    sample_external_labels,
-    shuffle_labels,
     validate_label_map,
     validate_labels,
 )
 from ..util import (
-    check_int,
-    check_threshold,
-    doc_chunks,
     first_line,
-    merge_chunk_spans,
     read_json_dict,
     spans_from_tuples,
     write_predictions,
 )
+from .base import ENTITY_WRITER, DirectoryOnlyPipe, register_component
+from .gner_prediction import DocPrediction, predict_group, warn_prediction_stats
+from .gner_prompts import training_pairs
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.HFGenerator.v1",
@@ -86,7 +77,6 @@ DEFAULT_MODEL = {
     "instruction_wrapper": "[INST] {prompt} [/INST]",
 }
 
-SpanTuple = Tuple[int, int, str]
 DECODINGS = ("free", "constrained")
 # What from_disk takes from the saved cfg.json: state learned at initialize (or set with
 # set_labels). Every other setting comes from the config, the source of truth, so
@@ -104,111 +94,40 @@ SIZE_SETTINGS = {
 }
 
 
-class DocPrediction(NamedTuple):
-    """What ``predict`` returns per doc: spans in token coordinates, a probability per
-    span where the decoding gives one (else ``None``), and the entity types prompted."""
-
-    spans: List[SpanTuple]
-    scores: Optional[List[float]]
-    labels: List[str]
-    # free decoding: ``[start, end, text]`` per chunk (token offsets, the generated text)
-    generations: Optional[List[List[Any]]] = None
-    # the names the prompt showed for ``labels`` (None: the codes themselves)
-    names: Optional[List[str]] = None
-
-
-@Language.factory(
-    "gner_generator",
-    assigns=["doc.ents", "doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "labels": [],
-        "spans_key": "gner",
-        "write_ents": True,
-        "overwrite_ents": False,
-        "beam_size": 1,
-        "max_source_length": 640,
-        "max_target_length": 640,
-        "batch_size": 8,
-        "window_words": 100,
-        "window_overlap": 15,
-        "template": DEFAULT_TEMPLATE,
-        "label_shuffle": True,
-        "external_entity_rate": 0.5,
-        "external_entity_max": 5,
-        "seed": 0,
-        "decoding": "free",
-        "threshold": 0.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
-    },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("labels", Union[List[str], Dict[str, str]], []),
+    ("spans_key", str, "gner"),
+    ("write_ents", bool, True),
+    ("overwrite_ents", bool, False),
+    ("beam_size", int, 1),
+    ("max_source_length", int, 640),
+    ("max_target_length", int, 640),
+    ("batch_size", int, 8),
+    ("window_words", int, 100),
+    ("window_overlap", int, 15),
+    ("template", str, DEFAULT_TEMPLATE),
+    ("label_shuffle", bool, True),
+    ("external_entity_rate", float, 0.5),
+    ("external_entity_max", int, 5),
+    ("seed", int, 0),
+    ("decoding", str, "free"),
+    ("threshold", float, 0.0),
+    ("scorer", Optional[Callable], {"@scorers": "spacy.ner_scorer.v1"}),
 )
-def make_gner_generator(
-    nlp: Language,
-    name: str,
-    model: Model,
-    labels: Union[List[str], Dict[str, str]],
-    spans_key: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    beam_size: int,
-    max_source_length: int,
-    max_target_length: int,
-    batch_size: int,
-    window_words: int,
-    window_overlap: int,
-    template: str,
-    label_shuffle: bool,
-    external_entity_rate: float,
-    external_entity_max: int,
-    seed: int,
-    decoding: str,
-    threshold: float,
-    scorer: Optional[Callable],
-) -> "GNERGenerator":
-    """Create a ``gner_generator``. See the module docstring and README for the options."""
-    return GNERGenerator(
-        nlp.vocab,
-        model,
-        name,
-        labels=labels,
-        spans_key=spans_key,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        beam_size=beam_size,
-        max_source_length=max_source_length,
-        max_target_length=max_target_length,
-        batch_size=batch_size,
-        window_words=window_words,
-        window_overlap=window_overlap,
-        template=template,
-        label_shuffle=label_shuffle,
-        external_entity_rate=external_entity_rate,
-        external_entity_max=external_entity_max,
-        seed=seed,
-        decoding=decoding,
-        threshold=threshold,
-        scorer=scorer,
-    )
 
 
-class GNERGenerator(TrainablePipe):
+
+class GNERGenerator(DirectoryOnlyPipe):
     """Generative NER with an instruction-tuned LM (GNER)."""
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "gner_generator", *, labels=(), scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = dict(cfg)
+        super().__init__(vocab, model, name, scorer=scorer, **cfg)
         self.cfg["labels"] = label_config(validate_label_map(labels))
-        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
         self.cfg.setdefault("inventory", [])
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
-        for key, minimum in SIZE_SETTINGS.items():
-            if key in self.cfg:
-                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
+        self.check_settings(SIZE_SETTINGS)
         if (
             "window_overlap" in self.cfg
             and "window_words" in self.cfg
@@ -298,76 +217,23 @@ class GNERGenerator(TrainablePipe):
 
     # --- training -------------------------------------------------------------------
 
-    def _example_labels(self, doc: Doc) -> List[str]:
-        labels = list(doc.user_data.get(LABELS_KEY) or self.cfg["labels"])
-        if not labels:
-            labels = sorted({e.label_ for e in doc.ents})
-        if self.cfg["label_shuffle"]:
-            labels = shuffle_labels(labels, self._rng)
-        if self.cfg["external_entity_rate"] > 0 and self.cfg["inventory"]:
-            labels = sample_external_labels(
-                labels,
-                self.cfg["inventory"],
-                self._rng,
-                self.cfg["external_entity_rate"],
-                self.cfg["external_entity_max"],
-            )
-        return labels
-
     def make_training_pairs(self, examples: Iterable[Example]) -> List[Tuple[str, str]]:
-        """(prompt, target) per chunk of each reference doc, with per-example label
-        shuffling and external entity sampling (seeded by the config's ``seed``)."""
-        pairs = []
-        for eg in examples:
-            doc = eg.reference
-            labels = self._example_labels(doc)
-            allowed = set(labels)
-            names = self.label_map  # the prompt and target use the names of coded types
-            labels = [names.get(label, label) for label in labels]
-            tags = ["O"] * len(doc)
-            for ent in doc.ents:
-                if ent.label_ in allowed:
-                    name = names.get(ent.label_, ent.label_)
-                    tags[ent.start] = "B-" + name
-                    for i in range(ent.start + 1, ent.end):
-                        tags[i] = "I-" + name
-            for start, end in doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"]):
-                idx = [i for i in range(start, end) if doc[i].text.strip()]
-                if not idx:
-                    continue
-                words = [doc[i].text for i in idx]
-                chunk_tags = repair_bio([tags[i] for i in idx])
-                pairs.append((build_prompt(words, labels, self.cfg["template"]), build_target(words, chunk_tags)))
-        return pairs
+        """(prompt, target) per chunk of each reference doc (``gner_prompts.training_pairs``)."""
+        return training_pairs(self, examples)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         """Teacher-forced cross-entropy on the target tokens; gradients accumulate in the
         torch parameters until ``finish_update`` (spaCy's ``accumulate_gradient``).
         Dropout comes from the backbone's own config (``drop`` is not used)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "GNERGenerator.update")
         generator = self._require_model()
         pairs = self.make_training_pairs(examples)
         if not pairs:
-            return losses
+            return None
         generator.model.train()
         prompts, targets = zip(*pairs)
         loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
         loss.backward()
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += float(loss.detach().cpu())
-        return losses
+        return float(loss.detach().cpu())
 
     def get_loss(self, examples, scores):
         raise NotImplementedError("gner_generator computes its loss in update()")
@@ -402,144 +268,10 @@ class GNERGenerator(TrainablePipe):
         out: List[Optional[DocPrediction]] = [None] * len(docs)
         stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0}
         for key, idx in groups.items():
-            for d, pred in zip(idx, self._predict_group([docs[d] for d in idx], dict(key), stats, idx)):
+            for d, pred in zip(idx, predict_group(self, [docs[d] for d in idx], dict(key), stats, idx)):
                 out[d] = pred
-        cfg = self.cfg
-        if stats["windowed"]:
-            warnings.warn(
-                Warnings.W101.format(docs=stats["windowed"], limit=cfg["window_words"], overlap=cfg["window_overlap"]),
-                stacklevel=2,
-            )
-        if stats["split"]:
-            warnings.warn(
-                Warnings.W100.format(
-                    n=stats["split"],
-                    docs=len(stats["split_docs"]),
-                    limit=cfg["max_source_length"],
-                    k=stats["n_labels"],
-                    size=stats["group_size"],
-                ),
-                stacklevel=2,
-            )
-        if stats["unscored"] and cfg["threshold"] > 0:
-            warnings.warn(Warnings.W102.format(threshold=cfg["threshold"], n=stats["unscored"]), stacklevel=2)
+        warn_prediction_stats(self.cfg, stats)
         return out  # type: ignore[return-value]
-
-    def _label_groups(self, generator, words: List[str], names: List[str]) -> List[List[str]]:
-        """The entity type names in groups whose prompts fit ``max_source_length`` tokens
-        (one group when all fit); never cuts the sentence (``E121`` when one type alone
-        does not fit)."""
-        limit = self.cfg["max_source_length"]
-        template = self.cfg["template"]
-
-        def length(group: List[str]) -> int:
-            return len(generator.encode_prompt(build_prompt(words, group, template), 10**9))
-
-        if length(names) <= limit:
-            return [names]
-        pending, groups = [names], []
-        while pending:
-            group = pending.pop()
-            if length(group) <= limit:
-                groups.append(group)
-            elif len(group) == 1:
-                raise ValueError(
-                    Errors.E121.format(
-                        words=len(words),
-                        label=group[0],
-                        length=length(group),
-                        limit=limit,
-                        window=self.cfg["window_words"],
-                    )
-                )
-            else:
-                half = (len(group) + 1) // 2
-                pending.extend([group[half:], group[:half]])
-        return groups
-
-    def _predict_group(
-        self, docs: List[Doc], label_map: Dict[str, str], stats: Dict[str, Any], doc_ids: List[int]
-    ) -> List[DocPrediction]:
-        codes = list(label_map)
-        names = list(label_map.values())
-        to_code = {name: code for code, name in label_map.items()}
-        if not codes or not any(len(doc) for doc in docs):
-            return [DocPrediction([], [], codes, None, names) for _ in docs]
-        generator = self._require_model()
-        jobs = []  # (doc index, chunk, word token indices, words, names prompted)
-        for d, doc in enumerate(docs):
-            chunks = doc_chunks(doc, self.cfg["window_words"], self.cfg["window_overlap"])
-            pieces = len(list(doc.sents)) if doc.has_annotation("SENT_START") else 1
-            if len(chunks) > pieces:
-                stats["windowed"] += 1
-            for chunk in chunks:
-                idx = [i for i in range(*chunk) if doc[i].text.strip()]
-                if not idx:
-                    continue
-                words = [doc[i].text for i in idx]
-                groups = self._label_groups(generator, words, names)
-                if len(groups) > 1:
-                    stats["split"] += 1
-                    stats["split_docs"].add(doc_ids[d])
-                    stats["n_labels"] = len(names)
-                    stats["group_size"] = max(stats["group_size"], max(len(g) for g in groups))
-                for group in groups:
-                    jobs.append((d, chunk, idx, words, group))
-        prompts = [build_prompt(words, group, self.cfg["template"]) for _, _, _, words, group in jobs]
-        texts: Optional[List[str]] = [] if self.cfg["decoding"] == "free" else None
-        results = generator.generate_tags(
-            prompts,
-            [words for _, _, _, words, _ in jobs],
-            [group for _, _, _, _, group in jobs],
-            beam_size=self.cfg["beam_size"],
-            batch_size=self.cfg["batch_size"],
-            max_source=self.cfg["max_source_length"],
-            max_target=self.cfg["max_target_length"],
-            decoding=self.cfg["decoding"],
-            texts_out=texts,
-        )
-        if texts is not None:
-            # free decoding: score the aligned tags with one teacher-forced pass
-            probs = generator.tag_probabilities(
-                prompts,
-                [words for _, _, _, words, _ in jobs],
-                [tags for tags, _ in results],
-                batch_size=self.cfg["batch_size"],
-                max_source=self.cfg["max_source_length"],
-                max_target=self.cfg["max_target_length"],
-            )
-            stats["unscored"] += sum(p is None for p in probs)
-            results = [(tags, p) for (tags, _), p in zip(results, probs)]
-        generations: List[Optional[List[List[Any]]]] = [None if texts is None else [] for _ in docs]
-        if texts is not None:
-            for (d, chunk, _, _, group), text in zip(jobs, texts):
-                # a fourth item, the names prompted, only when the label set was split
-                generations[d].append([chunk[0], chunk[1], text] + ([group] if len(group) < len(names) else []))
-        chunks: List[List] = [[] for _ in docs]
-        chunk_spans: List[List[List[SpanTuple]]] = [[] for _ in docs]
-        span_scores: List[Dict[SpanTuple, float]] = [{} for _ in docs]
-        for (d, chunk, idx, _, _), (tags, probs) in zip(jobs, results):
-            # map word positions back to token indices (whitespace tokens were skipped)
-            spans = []
-            for s, e, name in bio_to_spans(tags):
-                span = (idx[s], idx[e - 1] + 1, to_code.get(name, name))
-                spans.append(span)
-                # an entity's probability: the product of its words' tag probabilities
-                # (no score: 1.0, so a threshold never drops it; W102 says so)
-                p = math.prod(probs[s:e]) if probs is not None else 1.0
-                span_scores[d][span] = max(span_scores[d].get(span, 0.0), p)
-            # label groups of one chunk: one list, clashes resolved by merge_chunk_spans
-            if chunks[d] and chunks[d][-1] == chunk:
-                chunk_spans[d][-1].extend(spans)
-            else:
-                chunks[d].append(chunk)
-                chunk_spans[d].append(spans)
-        out = []
-        for d, doc in enumerate(docs):
-            merged = merge_chunk_spans(chunks[d], chunk_spans[d], len(doc))
-            scores = [span_scores[d][span] for span in merged]
-            out.append(DocPrediction(merged, scores, codes, generations[d], names))
-        return out
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[DocPrediction]) -> None:
         """``doc.spans[spans_key]`` (attrs: ``labels`` prompted, ``scores`` where the
@@ -605,12 +337,6 @@ class GNERGenerator(TrainablePipe):
             self._attach(generator)
         return self
 
-    def to_bytes(self, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
-
-    def from_bytes(self, bytes_data, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
-
 
 def _register_doc_labels() -> None:
     """``doc._.gner_labels``: a doc's own entity types (list or ``{code: name}``) for
@@ -622,3 +348,6 @@ def _register_doc_labels() -> None:
 def _check_decoding(decoding: str) -> None:
     if decoding not in DECODINGS:
         raise ValueError(Errors.E103.format(decoding=decoding))
+
+
+make_gner_generator = register_component("gner_generator", GNERGenerator, SETTINGS, **ENTITY_WRITER)

@@ -30,28 +30,30 @@ transformer listener can replace it. This module never imports torch.
 
 import warnings
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 import srsly
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model, set_dropout_rate
 
-from ..corpora import EXTENSION_KEY, SYNTHETIC_KEY
+from ..corpora import EXTENSION_KEY
 from ..errors import Errors, Warnings
 from ..util import (
     check_int,
     check_label_list,
+    check_threshold,
     first_line,
     read_json_dict,
     spans_from_tuples,
     write_predictions,
 )
+from .base import SpanWriterPipe, register_component
+from .knowfree_outputs import SpanResult, predict_spans, span_loss
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -88,87 +90,42 @@ depth = 4
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
-SpanResult = Tuple[int, int, str, float]
 # What from_disk takes from the saved cfg: state derived from the data at initialize.
 # Every setting (threshold, mode, write_ents, …) comes from the config, so
 # spacy.load(path, config={"components": {name: {"threshold": 0.3}}}) is honoured.
 LEARNED_KEYS = ("labels", "extension_labels", "extension_weights", "nI", "span_width", "long_spans_skipped")
 
 
-def _sigmoid(z):
-    return numpy.exp(-numpy.logaddexp(0.0, -z))
-
-
-@Language.factory(
-    "knowfree_spans",
-    assigns=["doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "spans_key": "sc",
-        "extension_key": EXTENSION_KEY,
-        "threshold": 0.5,
-        "mode": "nested",
-        "write_ents": False,
-        "overwrite_ents": False,
-        "synthetic_weight": 0.4,
-        "extension_scale": 0.5,
-        "extension_max_weight": None,
-        "scorer": {"@scorers": "spacy_gner.spans_scorer.v1"},
-    },
-    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("spans_key", str, "sc"),
+    ("extension_key", str, EXTENSION_KEY),
+    ("threshold", float, 0.5),
+    ("mode", str, "nested"),
+    ("write_ents", bool, False),
+    ("overwrite_ents", bool, False),
+    ("synthetic_weight", float, 0.4),
+    ("extension_scale", float, 0.5),
+    ("extension_max_weight", Optional[float], None),
+    ("scorer", Optional[Callable], {"@scorers": "spacy_gner.spans_scorer.v1"}),
 )
-def make_knowfree_spans(
-    nlp: Language,
-    name: str,
-    model: Model,
-    spans_key: str,
-    extension_key: str,
-    threshold: float,
-    mode: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    synthetic_weight: float,
-    extension_scale: float,
-    extension_max_weight: Optional[float],
-    scorer: Optional[Callable],
-) -> "KnowFreeSpans":
-    """Create a ``knowfree_spans`` component (see the module docstring)."""
-    if mode not in ("nested", "flat"):
-        raise ValueError(Errors.E301.format(mode=mode))
-    if extension_max_weight is not None and not extension_max_weight > 0:
-        raise ValueError(Errors.E302.format(value=extension_max_weight))
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(
-            Errors.E031.format(what=f"{name} setting 'threshold'", rule="a number in [0, 1]", value=threshold)
-        )
-    head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
-    for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
-        if key in head_attrs:
-            check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
-    return KnowFreeSpans(
-        nlp.vocab,
-        model,
-        name,
-        spans_key=spans_key,
-        extension_key=extension_key,
-        threshold=threshold,
-        mode=mode,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        synthetic_weight=synthetic_weight,
-        extension_scale=extension_scale,
-        extension_max_weight=extension_max_weight,
-        scorer=scorer,
-    )
 
 
-class KnowFreeSpans(TrainablePipe):
+
+class KnowFreeSpans(SpanWriterPipe):
     def __init__(self, vocab: Vocab, model: Model, name: str = "knowfree_spans", *, scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = {"labels": [], "extension_labels": [], "extension_weights": [], **cfg}
+        learned = {"labels": [], "extension_labels": [], "extension_weights": []}
+        super().__init__(vocab, model, name, scorer=scorer, **{**learned, **cfg})
+        if self.cfg.get("mode", "nested") not in ("nested", "flat"):
+            raise ValueError(Errors.E301.format(mode=self.cfg["mode"]))
+        cap = self.cfg.get("extension_max_weight")
+        if cap is not None and not cap > 0:
+            raise ValueError(Errors.E302.format(value=cap))
+        check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.5))
+        head_attrs = model.get_ref("head").attrs if model.has_ref("head") else {}
+        for key in ("max_length", "chunk_overlap"):  # max_span_width is checked by the architecture (E311)
+            if key in head_attrs:
+                check_int(f"{name} model setting {key!r}", head_attrs[key], 0)
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -284,128 +241,27 @@ class KnowFreeSpans(TrainablePipe):
 
     # --- training -------------------------------------------------------------------
 
-    def _channel_weights(self):
-        return numpy.asarray([1.0] * len(self.labels) + list(self.cfg["extension_weights"]), dtype="f")
-
     def get_loss(self, examples: Sequence[Example], outputs) -> Tuple[float, Any]:
-        """Weighted binary cross-entropy summed over the valid spans and channels of each
-        chunk, averaged over chunks (a mean over all spans would shrink the gradient with
-        the square of the sentence length, since almost every span is negative)."""
-        logits, chunks = outputs
-        ops = self.model.ops
-        z = ops.to_numpy(logits)
-        if z.size == 0:
-            return 0.0, ops.alloc4f(*logits.shape)
-        N, L, W, C = z.shape
-        index = {label: k for k, label in enumerate(self.labels + self.extension_labels)}
-        target = numpy.zeros_like(z)
-        valid = numpy.zeros((N, L, W), dtype="f")
-        doc_weight = numpy.ones((N, 1, 1, 1), dtype="f")
-        gold_by_doc = []
-        for eg in examples:
-            spans = [
-                (s.start, s.end, s.label_)
-                for s in eg.get_aligned_spans_y2x(self._gold_target_spans(eg.reference), allow_overlap=True)
-            ]
-            spans += [
-                (s.start, s.end, s.label_)
-                for s in eg.get_aligned_spans_y2x(self._gold_extension_spans(eg.reference), allow_overlap=True)
-            ]
-            gold_by_doc.append((spans, bool(eg.reference.user_data.get(SYNTHETIC_KEY))))
-        n_words = numpy.asarray([ce - cs for _, cs, ce in chunks]).reshape(N, 1, 1)
-        valid[:] = (numpy.arange(L).reshape(1, L, 1) + numpy.arange(W).reshape(1, 1, W)) < n_words
-        for k, (d, cs, ce) in enumerate(chunks):
-            spans, synthetic = gold_by_doc[d]
-            if synthetic:
-                doc_weight[k] = self.cfg["synthetic_weight"]
-            for s, e, label in spans:
-                if label in index and cs <= s and e <= ce and e - s - 1 < W:
-                    target[k, s - cs, e - s - 1, index[label]] = 1.0
-        weights = valid[..., None] * self._channel_weights()[None, None, None, :C] * doc_weight
-        prob = _sigmoid(z)
-        bce = numpy.logaddexp(0.0, z) - target * z  # stable -[y log p + (1 - y) log(1 - p)]
-        norm = float(max(N, 1))
-        loss = float((bce * weights).sum() / norm)
-        grad = ((prob - target) * weights / norm).astype("f")
-        return loss, ops.asarray4f(grad)
+        """Weighted binary cross-entropy (``knowfree_outputs.span_loss``)."""
+        return span_loss(self, examples, outputs)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "KnowFreeSpans.update")
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         docs = [eg.predicted for eg in examples]
         if not any(len(doc) for doc in docs):
-            return losses
+            return None
         # ``drop`` is this update's dropout rate for every dropout layer (the head's and
         # any in the tok2vec), exactly as spaCy's own components use it
         set_dropout_rate(self.model, drop)
         outputs, backprop = self.model.begin_update(docs)
         loss, d_logits = self.get_loss(examples, outputs)
         backprop((d_logits, None))
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return loss
 
     # --- prediction -----------------------------------------------------------------
 
     def predict(self, docs: Iterable[Doc]) -> List[List[SpanResult]]:
-        from ..ml.knowfree import select_spans
-
-        docs = list(docs)
-        if not any(len(doc) for doc in docs) or not self.labels:
-            return [[] for _ in docs]
-        logits, chunks = self.model.predict(docs)
-        n_target = len(self.labels)
-        z = self.model.ops.to_numpy(logits)[..., :n_target]  # extension channels masked out
-        if z.size == 0:
-            return [[] for _ in docs]
-        N, L, W, _ = z.shape
-        best = z.argmax(-1)
-        top = numpy.take_along_axis(z, best[..., None], -1)[..., 0]
-        # sigmoid is monotonic: threshold the logits, take sigmoids of the survivors only
-        threshold = float(self.cfg["threshold"])
-        cut = (
-            -numpy.inf if threshold <= 0 else (numpy.inf if threshold >= 1 else numpy.log(threshold / (1 - threshold)))
-        )
-        n_words = numpy.asarray([ce - cs for _, cs, ce in chunks]).reshape(N, 1, 1)
-        inside = (numpy.arange(L).reshape(1, L, 1) + numpy.arange(W).reshape(1, 1, W)) < n_words
-        ks, starts, widths = numpy.nonzero((top > cut) & inside)
-        scores = _sigmoid(top[ks, starts, widths].astype("float64"))
-        labels = best[ks, starts, widths]
-        # a window's end is a cut when the doc's next chunk overlaps it (sentence ends are not)
-        cut_end = [
-            k + 1 < len(chunks) and chunks[k + 1][0] == d and chunks[k + 1][1] < ce
-            for k, (d, cs, ce) in enumerate(chunks)
-        ]
-        nested = self.cfg["mode"] == "nested"
-        # candidates in doc coordinates; where windows overlap, a span that runs into its
-        # window's cut edge loses to the neighbour that saw the whole span
-        per_doc: List[Dict[Tuple[int, int], Tuple]] = [dict() for _ in docs]
-        for k, i, w, score, label in zip(
-            ks.tolist(), starts.tolist(), widths.tolist(), scores.tolist(), labels.tolist()
-        ):
-            d, cs, ce = chunks[k]
-            s, e = cs + i, cs + i + w + 1
-            rank = (not (cut_end[k] and e == ce), score)
-            cands = per_doc[d]
-            if (s, e) not in cands or rank > cands[(s, e)][0]:
-                cands[(s, e)] = (rank, label)
-        results = []
-        for cands in per_doc:
-            flat = [(rank[1] + (0 if rank[0] else -1.0), s, e, label) for (s, e), (rank, label) in cands.items()]
-            kept = select_spans(flat, nested)
-            results.append([(s, e, self.labels[label], float(cands[(s, e)][0][1])) for s, e, label, _ in kept])
-        return results
+        """Per doc: ``(start, end, label, score)`` (``knowfree_outputs.predict_spans``)."""
+        return predict_spans(self, docs)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:
         """``doc.spans[spans_key]`` with ``attrs["scores"]`` and, with ``write_ents``,
@@ -457,3 +313,12 @@ class KnowFreeSpans(TrainablePipe):
         if "span_width" in self.cfg:  # the width resolved from the training data
             head.attrs["span_width"] = self.cfg["span_width"]
         return self
+
+
+make_knowfree_spans = register_component(
+    "knowfree_spans",
+    KnowFreeSpans,
+    SETTINGS,
+    assigns=["doc.spans"],
+    default_score_weights={"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0},
+)

@@ -20,20 +20,16 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import ensure_path
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer
+from thinc.api import Model
 
 from ..errors import Errors, Warnings
 from ..schema.bio import bio_to_spans, repair_bio
 from ..util import (
-    check_int,
     check_label_list,
-    check_threshold,
     doc_to_bio,
     first_line,
     merge_chunk_spans,
@@ -41,6 +37,8 @@ from ..util import (
     spans_from_tuples,
     write_predictions,
 )
+from .base import ENTITY_WRITER, DirectoryOnlyPipe, register_component
+from .tagger_encoding import Window, encode_window, pad_batch, word_windows
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.UnmaskedTagger.v1",
@@ -58,51 +56,20 @@ DEFAULT_MODEL = {
 }
 
 
-@Language.factory(
-    "unmasked_llm_tagger",
-    assigns=["doc.ents", "doc.spans"],
-    default_config={
-        "model": DEFAULT_MODEL,
-        "max_length": 128,
-        "window_overlap": 8,
-        "batch_size": 16,
-        "spans_key": "llm_tagger",
-        "write_ents": True,
-        "overwrite_ents": False,
-        "threshold": 0.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
-    },
-    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+SETTINGS = (  # (name, type, default)
+    ("model", Model, DEFAULT_MODEL),
+    ("max_length", int, 128),
+    ("window_overlap", int, 8),
+    ("batch_size", int, 16),
+    ("spans_key", str, "llm_tagger"),
+    ("write_ents", bool, True),
+    ("overwrite_ents", bool, False),
+    ("threshold", float, 0.0),
+    ("scorer", Optional[Callable], {"@scorers": "spacy.ner_scorer.v1"}),
 )
-def make_unmasked_tagger(
-    nlp: Language,
-    name: str,
-    model: Model,
-    max_length: int,
-    window_overlap: int,
-    batch_size: int,
-    spans_key: str,
-    write_ents: bool,
-    overwrite_ents: bool,
-    threshold: float,
-    scorer: Optional[Callable],
-) -> "UnmaskedTagger":
-    return UnmaskedTagger(
-        nlp.vocab,
-        model,
-        name,
-        max_length=max_length,
-        window_overlap=window_overlap,
-        batch_size=batch_size,
-        spans_key=spans_key,
-        write_ents=write_ents,
-        overwrite_ents=overwrite_ents,
-        threshold=threshold,
-        scorer=scorer,
-    )
 
 
-Window = Tuple[int, int]
+
 # settings that must be integers >= the given minimum (max_length counts the BOS token)
 SIZE_SETTINGS = {"max_length": 2, "window_overlap": 0, "batch_size": 1}
 
@@ -121,17 +88,10 @@ def _word_indices(doc: Doc) -> List[int]:
     return [i for i, token in enumerate(doc) if token.text.strip()]
 
 
-class UnmaskedTagger(TrainablePipe):
+class UnmaskedTagger(DirectoryOnlyPipe):
     def __init__(self, vocab: Vocab, model: Model, name: str = "unmasked_llm_tagger", *, scorer=None, **cfg: Any):
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict[str, Any] = {"tags": [], **cfg}
-        for key, minimum in SIZE_SETTINGS.items():
-            if key in self.cfg:
-                check_int(f"{name} setting {key!r}", self.cfg[key], minimum)
-        self.cfg["threshold"] = check_threshold(f"{name} setting 'threshold'", self.cfg.get("threshold", 0.0))
+        super().__init__(vocab, model, name, scorer=scorer, **{"tags": [], **cfg})
+        self.check_settings(SIZE_SETTINGS)
         self.net = None
         self.tokenizer = None
 
@@ -177,71 +137,14 @@ class UnmaskedTagger(TrainablePipe):
         self.cfg["base_model"] = _resolve_base(self.model.attrs["name"])
         self.cfg["base_model_given"] = str(self.model.attrs["name"])
 
-    # --- encoding -----------------------------------------------------------------
-
-    def _windows(self, word_ids: List[List[int]]) -> List[Window]:
-        """Word windows whose first sub-tokens fit in ``max_length`` (BOS included); words
-        beyond the budget start the next window, ``window_overlap`` words earlier."""
-        budget = self.cfg["max_length"] - 1
-        n = len(word_ids)
-        windows: List[Window] = []
-        start = 0
-        while start < n:
-            end, used = start, 0
-            while end < n and (used + len(word_ids[end]) <= budget or end == start):
-                used += min(len(word_ids[end]), budget)
-                end += 1
-            windows.append((start, end))
-            if end >= n:
-                break
-            start = max(start + 1, end - self.cfg["window_overlap"])
-        return windows
-
-    def _encode(self, word_ids: List[List[int]], window: Window, tags: Optional[List[str]] = None):
-        """Input ids (BOS + sub-tokens) and, per word, the position of its first sub-token."""
-        bos = self.tokenizer.bos_token_id
-        ids = [bos] if bos is not None else []
-        first: List[Optional[int]] = []
-        for w in range(*window):
-            pieces = word_ids[w][: self.cfg["max_length"] - 1]
-            first.append(len(ids) if pieces else None)
-            ids.extend(pieces)
-        ids = ids[: self.cfg["max_length"]]
-        first = [f if f is not None and f < len(ids) else None for f in first]
-        labels = None
-        if tags is not None:
-            index = {t: k for k, t in enumerate(self.cfg["tags"])}
-            labels = [-100] * len(ids)
-            for k, w in enumerate(range(*window)):
-                if first[k] is not None:
-                    labels[first[k]] = index.get(tags[w], 0)
-        return ids, first, labels
-
-    def _batch(self, rows: List[List[int]], value: int):
-        import torch
-
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), value, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for k, r in enumerate(rows):
-            ids[k, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[k, : len(r)] = 1
-        device = next(self.net.head.parameters()).device
-        return ids.to(device), mask.to(device)
-
     # --- training -----------------------------------------------------------------
 
-    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None, losses=None):
+    def accumulate_gradients(self, examples: List[Example], drop: float) -> Optional[float]:
         """Cross-entropy on the first sub-token of each word; only LoRA and head train."""
         import torch
 
         from ..ml.tagger import encode_words
 
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "UnmaskedTagger.update")
         net = self._require()
         rows, label_rows = [], []
         for eg in examples:
@@ -252,23 +155,20 @@ class UnmaskedTagger(TrainablePipe):
             all_tags = doc_to_bio(doc)
             tags = repair_bio([all_tags[i] for i in keep])
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in keep])
-            for window in self._windows(word_ids):
-                ids, _, labels = self._encode(word_ids, window, tags)
+            for window in word_windows(self, word_ids):
+                ids, _, labels = encode_window(self, word_ids, window, tags)
                 if ids:
                     rows.append(ids)
                     label_rows.append(labels)
         if not rows:
-            return losses
+            return None
         net.train()
-        ids, mask = self._batch(rows, self.tokenizer.pad_token_id)
-        labels, _ = self._batch(label_rows, -100)
+        ids, mask = pad_batch(self, rows, self.tokenizer.pad_token_id)
+        labels, _ = pad_batch(self, label_rows, -100)
         logits = net(ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
         loss.backward()
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += float(loss.detach().cpu())
-        return losses
+        return float(loss.detach().cpu())
 
     # --- prediction ---------------------------------------------------------------
 
@@ -290,13 +190,13 @@ class UnmaskedTagger(TrainablePipe):
             if not kept[d]:
                 continue
             word_ids = encode_words(self.tokenizer, [doc[i].text for i in kept[d]])
-            windows = self._windows(word_ids)
+            windows = word_windows(self, word_ids)
             windowed += len(windows) > 1
             long_words = sum(len(w) > self.cfg["max_length"] - 1 for w in word_ids)
             cut_words += long_words
             cut_docs += long_words > 0
             for window in windows:
-                ids, first, _ = self._encode(word_ids, window)
+                ids, first, _ = encode_window(self, word_ids, window)
                 windows_per_doc[d].append(window)
                 jobs.append((d, window, ids, first))
         if windowed:
@@ -314,7 +214,7 @@ class UnmaskedTagger(TrainablePipe):
         with torch.no_grad():
             for start in range(0, len(order), self.cfg["batch_size"]):
                 idx = order[start : start + self.cfg["batch_size"]]
-                ids, mask = self._batch([jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
+                ids, mask = pad_batch(self, [jobs[k][2] for k in idx], self.tokenizer.pad_token_id)
                 top, best = net(ids, mask).float().softmax(-1).max(-1)
                 top, best = top.cpu().tolist(), best.cpu().tolist()
                 for row, k in enumerate(idx):
@@ -451,8 +351,5 @@ class UnmaskedTagger(TrainablePipe):
         self.tokenizer.save_pretrained(str(path / "model"))
         (path / "tags.json").write_text(json.dumps(self.cfg["tags"]), encoding="utf8")
 
-    def to_bytes(self, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
 
-    def from_bytes(self, bytes_data, *, exclude=tuple()):
-        raise NotImplementedError(Errors.E102.format(name=self.name))
+make_unmasked_tagger = register_component("unmasked_llm_tagger", UnmaskedTagger, SETTINGS, **ENTITY_WRITER)

@@ -7,7 +7,7 @@ a new version rather than an edit) and implements ``_apply``, which reads one re
 one doc shard with the functions of its ``parser`` module.
 """
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
 from spacy.training import Example
@@ -15,6 +15,7 @@ from spacy_llm.tasks.builtin_task import BuiltinTask
 from spacy_llm.tasks.util.sharding import make_shard_mapper
 from spacy_llm.ty import FewshotExample
 
+from ...corpora import EXTENSION_KEY
 from ...errors import Errors
 from ..parsing import ALIGNMENT_MODES, align_in_order, dedupe_spans, render_text, split_sentences
 
@@ -215,3 +216,36 @@ def label_list(labels: Union[str, Sequence[str]]) -> List[str]:
     if isinstance(labels, str):
         return [x.strip() for x in labels.split(",") if x.strip()]
     return [str(x) for x in labels]
+
+
+#: the settings of every span task (``SpanWorkflowTask``): (name, type, default)
+SPAN_TASK_SETTINGS = (
+    ("extension_key", str, EXTENSION_KEY),
+    ("alignment_mode", str, "strict"),
+    ("case_sensitive", bool, False),
+    ("max_examples", int, 5),
+)
+
+
+def register_span_task(registered_name: str, cls: type, own: Sequence[tuple], doc: str) -> Callable:
+    """Register ``cls`` in spacy-llm's ``llm_tasks`` as ``registered_name``: a factory
+    whose settings are ``template``, ``lang``, the task's ``own`` settings
+    ``(name, type, default)`` and :data:`SPAN_TASK_SETTINGS`, each declared once and
+    validated by name and type when the config is read. Returns the factory (the target of
+    the ``spacy_llm_tasks`` entry point)."""
+    from spacy_llm.registry import registry
+
+    from ...util import typed_signature
+
+    params = [("template", Optional[str], None), ("lang", str, "en"), *own, *SPAN_TASK_SETTINGS]
+    signature = typed_signature(params, cls)
+
+    def make(*args: Any, **settings: Any):
+        bound = signature.bind(*args, **settings)  # a TypeError names an unknown or missing setting
+        bound.apply_defaults()
+        return cls(**bound.arguments)
+
+    make.__signature__ = signature
+    make.__doc__ = doc
+    make.__name__ = make.__qualname__ = f"make_{cls.__name__}"
+    return registry.llm_tasks(registered_name)(make)

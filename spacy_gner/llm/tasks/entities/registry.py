@@ -1,23 +1,12 @@
 from typing import List, Optional, Union
 
-from spacy_llm.registry import registry
-
-from ....corpora import EXTENSION_KEY
-from ..base import ENT_PREFIX, label_list
+from ..base import ENT_PREFIX, register_span_task
 from .task import ExtensionEntitiesTask
 
-
-@registry.llm_tasks("spacy_gner.ExtensionEntities.v1")
-def make_extension_entities_task(
-    template: Optional[str] = None,
-    lang: str = "en",
-    labels: Optional[Union[str, List[str]]] = None,
-    extension_key: str = EXTENSION_KEY,
-    prefix: str = ENT_PREFIX,
-    alignment_mode: str = "strict",
-    case_sensitive: bool = False,
-    max_examples: int = 5,
-) -> ExtensionEntitiesTask:
+make_extension_entities_task = register_span_task(
+    "spacy_gner.ExtensionEntities.v1",
+    ExtensionEntitiesTask,
+    [("labels", Optional[Union[str, List[str]]], None), ("prefix", str, ENT_PREFIX)],
     """Extra entities as ``ENT:<type>`` extension spans.
 
     template (Optional[str]): jinja source or path; default ``ext_entities.v1.<lang>.jinja``.
@@ -28,8 +17,5 @@ def make_extension_entities_task(
     alignment_mode (str): how a matched string snaps to tokens (``doc.char_span``).
     case_sensitive (bool): match entity strings case-sensitively.
     max_examples (int): unaligned strings kept per doc for the report.
-    """
-    return ExtensionEntitiesTask(
-        labels=label_list(labels or []), prefix=prefix, template=template, lang=lang, extension_key=extension_key,
-        alignment_mode=alignment_mode, case_sensitive=case_sensitive, max_examples=max_examples,
-    )  # fmt: skip
+    """,
+)

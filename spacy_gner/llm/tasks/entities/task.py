@@ -1,8 +1,8 @@
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Union
 
 from spacy.tokens import Doc
 
-from ..base import ENT_PREFIX, SpanWorkflowTask
+from ..base import ENT_PREFIX, SpanWorkflowTask, label_list
 from .parser import entity_spans
 
 
@@ -10,9 +10,9 @@ class ExtensionEntitiesTask(SpanWorkflowTask):
     name = "ent"
     template_name = "ext_entities.v1"
 
-    def __init__(self, labels: Sequence[str], prefix: str = ENT_PREFIX, **kwargs):
+    def __init__(self, labels: Union[None, str, Sequence[str]] = None, prefix: str = ENT_PREFIX, **kwargs):
         super().__init__(**kwargs)
-        self._labels = list(labels)
+        self._labels = label_list(labels or [])  # a list, or one comma-separated string
         self._prefix = prefix
 
     def _get_prompt_data(self, shard: Doc, i_shard: int, i_doc: int, n_shards: int) -> Dict[str, Any]:
