@@ -12,6 +12,7 @@ entirely from spacy-llm's cache never loads them. torch / transformers are impor
 only then.
 """
 
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
 from spacy_llm.registry import registry
@@ -21,6 +22,7 @@ from ._common import regroup
 
 
 @registry.llm_models("spacy_gner.HFCausalLM.v1")
+@dataclass(eq=False)
 class HFCausalLM:
     """A local or hub causal LM answering spacy-llm prompts greedily, in batches.
 
@@ -38,57 +40,41 @@ class HFCausalLM:
     config_init (Dict[str, Any]): extra ``from_pretrained`` arguments.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        max_new_tokens: int = 256,
-        batch_size: int = 8,
-        device: Optional[str] = None,
-        torch_dtype: str = "auto",
-        use_chat_template: bool = True,
-        system_prompt: Optional[str] = None,
-        max_input_tokens: int = 1024,
-        context_length: Optional[int] = None,
-        local_files_only: bool = False,
-        config_init: Optional[Dict[str, Any]] = None,
-    ):
+    name: str
+    _: KW_ONLY
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    device: Optional[str] = None
+    torch_dtype: str = "auto"
+    use_chat_template: bool = True
+    system_prompt: Optional[str] = None
+    max_input_tokens: int = 1024
+    # spacy-llm reads ``context_length`` to shard docs whose prompt would not fit (it
+    # estimates whitespace tokens); None means ``max_input_tokens``
+    context_length: Optional[int] = None
+    local_files_only: bool = False
+    config_init: Optional[Dict[str, Any]] = None
+    n_prompts: int = field(init=False, default=0)  # prompts sent to the LM (cache misses)
+    _model: Any = field(init=False, repr=False, default=None)
+    _tokenizer: Any = field(init=False, repr=False, default=None)
+    _device: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self):
         from ..util import check_int
 
-        for what, value in (
-            ("max_new_tokens", max_new_tokens),
-            ("batch_size", batch_size),
-            ("max_input_tokens", max_input_tokens),
-        ):
-            check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", value, 1)
-        self.name = str(name)
-        self.max_new_tokens = max_new_tokens
-        self.batch_size = batch_size
-        self.device_name = device
-        self.torch_dtype = torch_dtype
-        self.use_chat_template = use_chat_template
-        self.system_prompt = system_prompt
-        self.max_input_tokens = max_input_tokens
-        self.local_files_only = local_files_only
-        self.config_init = dict(config_init or {})
-        self._context_length = context_length
-        self._model = None
-        self._tokenizer = None
-        self._device = None
-        self.n_prompts = 0  # prompts sent to the LM (cache misses)
-
-    @property
-    def context_length(self) -> Optional[int]:
-        """Used by spacy-llm to shard docs whose prompt would not fit (it estimates
-        whitespace tokens); defaults to ``max_input_tokens``."""
-        return self._context_length if self._context_length is not None else self.max_input_tokens
+        for what in ("max_new_tokens", "batch_size", "max_input_tokens"):
+            check_int(f"spacy_gner.HFCausalLM.v1 setting {what!r}", getattr(self, what), 1)
+        self.name = str(self.name)
+        self.config_init = dict(self.config_init or {})
+        if self.context_length is None:
+            self.context_length = self.max_input_tokens
 
     def load(self) -> None:
         if self._model is not None:
             return
         from ..ml.hf import load_lm, load_tokenizer, resolve_device, resolve_dtype
 
-        self._device = resolve_device(self.device_name)
+        self._device = resolve_device(self.device)
         dtype = resolve_dtype(self.torch_dtype, self._device)
         tokenizer = load_tokenizer(self.name, local_only=self.local_files_only)
         tokenizer.padding_side = "left"  # decoder-only generation continues from the right

@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Dict, Iterable, Optional
 
 from spacy_llm.registry import registry
@@ -47,6 +48,7 @@ class _Retryable(Exception):
 
 
 @registry.llm_models("spacy_gner.OpenAICompatible.v1")
+@dataclass(eq=False)
 class OpenAICompatible:
     """An OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI itself).
 
@@ -66,45 +68,39 @@ class OpenAICompatible:
     context_length (Optional[int]): spacy-llm shards docs whose prompt exceeds it.
     """
 
-    def __init__(
-        self,
-        name: str,
-        endpoint: str = "http://localhost:8000/v1/chat/completions",
-        *,
-        config: Optional[Dict[str, Any]] = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        max_new_tokens: Optional[int] = 256,
-        max_concurrency: int = 4,
-        max_tries: int = 5,
-        interval: float = 1.0,
-        max_request_time: float = 120.0,
-        system_prompt: Optional[str] = None,
-        context_length: Optional[int] = None,
-    ):
+    name: str
+    endpoint: str = "http://localhost:8000/v1/chat/completions"
+    _: KW_ONLY
+    config: Optional[Dict[str, Any]] = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_new_tokens: Optional[int] = 256
+    max_concurrency: int = 4
+    max_tries: int = 5
+    interval: float = 1.0
+    max_request_time: float = 120.0
+    system_prompt: Optional[str] = None
+    context_length: Optional[int] = None
+    chat: bool = field(init=False)
+    n_requests: int = field(init=False, default=0)  # HTTP requests sent, retries included
+    n_prompts: int = field(init=False, default=0)
+    _lock: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self):
+        endpoint = self.endpoint
         if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
             raise ValueError(Errors.E600.format(what="endpoint", rule="an http:// or https:// URL", value=endpoint))
-        for what, value in (("max_concurrency", max_concurrency), ("max_tries", max_tries)):
+        for what in ("max_concurrency", "max_tries"):
+            value = getattr(self, what)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(Errors.E600.format(what=what, rule="an integer >= 1", value=value))
-        for what, value in (("interval", interval), ("max_request_time", max_request_time)):
+        for what in ("interval", "max_request_time"):
+            value = getattr(self, what)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(Errors.E600.format(what=what, rule="a number > 0", value=value))
-        self.name = name
-        self.endpoint = endpoint
-        self.config = dict(config or {})
-        self.api_key_env = api_key_env
-        self.max_new_tokens = max_new_tokens
-        self.max_concurrency = max_concurrency
-        self.max_tries = max_tries
-        self.interval = float(interval)
-        self.max_request_time = float(max_request_time)
-        self.system_prompt = system_prompt
-        self.context_length = context_length
-        self.chat = not endpoint.rstrip("/").endswith("/completions") or endpoint.rstrip("/").endswith(
-            "/chat/completions"
-        )
-        self.n_requests = 0  # HTTP requests sent, retries included
-        self.n_prompts = 0
+            setattr(self, what, float(value))
+        self.config = dict(self.config or {})
+        path = endpoint.rstrip("/")
+        self.chat = not path.endswith("/completions") or path.endswith("/chat/completions")
         self._lock = threading.Lock()
 
     # --- one prompt -------------------------------------------------------------------
