@@ -39,6 +39,11 @@ class Warnings(metaclass=ErrorsWithCodes):
     W102 = ("threshold={threshold} is set but free decoding gave no score for {n} chunk(s) "
             "(the tokenizer could not be aligned with the target): their entities are kept "
             "whatever their score would be.")
+    W103 = ("Free decoding stopped {n} sentence(s) in {docs} document(s) at their generation budget "
+            "before the end token ({capped} of them at max_target_length={limit} tokens, the others at "
+            "about twice the sentence's own length): the words not yet written were tagged O. Raise "
+            "max_target_length (or lower window_words) when it cut them; a model that does not stop "
+            "writing needs training, or decoding = \"constrained\", which tags every word.")
     # --- unmasked_llm_tagger (W2xx) ---
     W200 = ("{docs} document(s) are longer than max_length={limit} sub-tokens: they were cut into "
             "windows sharing window_overlap={overlap} words, tagged separately and merged. Raise "
@@ -51,6 +56,10 @@ class Warnings(metaclass=ErrorsWithCodes):
             "but {n_target} gold target span(s) (e.g. {examples}) and {n_ext} extension span(s) "
             "of the training data are longer: they are not learned and cannot be predicted. "
             "Raise max_span_width (0 = every width) if they matter.")
+    W305 = ("knowfree_spans cut {docs} document(s) into windows of max_length={limit} words sharing "
+            "chunk_overlap={overlap} words ({why}), scored separately and merged. Add sentence "
+            "boundaries (a senter, parser or sentencizer before it) or raise the model's max_length "
+            "to score more words at once.")
     # --- spacy-llm workflow (W4xx) ---
     W401 = ("{n} of {total} items in the LLM responses of task {task!r} could not be aligned to "
             "the text (first ones: {examples}). They were counted and skipped; see the report.")

@@ -400,7 +400,8 @@ class GNERGenerator(TrainablePipe):
             mapping = validate_label_map(own) if own is not None else default
             groups.setdefault(tuple(mapping.items()), []).append(d)
         out: List[Optional[DocPrediction]] = [None] * len(docs)
-        stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0}
+        stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0,
+                 "cut": 0, "cut_docs": set(), "cut_capped": 0}
         for key, idx in groups.items():
             for d, pred in zip(idx, self._predict_group([docs[d] for d in idx], dict(key), stats, idx)):
                 out[d] = pred
@@ -418,6 +419,16 @@ class GNERGenerator(TrainablePipe):
                     limit=cfg["max_source_length"],
                     k=stats["n_labels"],
                     size=stats["group_size"],
+                ),
+                stacklevel=2,
+            )
+        if stats["cut"]:
+            warnings.warn(
+                Warnings.W103.format(
+                    n=stats["cut"],
+                    docs=len(stats["cut_docs"]),
+                    capped=stats["cut_capped"],
+                    limit=cfg["max_target_length"],
                 ),
                 stacklevel=2,
             )
@@ -487,6 +498,7 @@ class GNERGenerator(TrainablePipe):
                     jobs.append((d, chunk, idx, words, group))
         prompts = [build_prompt(words, group, self.cfg["template"]) for _, _, _, words, group in jobs]
         texts: Optional[List[str]] = [] if self.cfg["decoding"] == "free" else None
+        cut: List[bool] = []
         results = generator.generate_tags(
             prompts,
             [words for _, _, _, words, _ in jobs],
@@ -497,7 +509,14 @@ class GNERGenerator(TrainablePipe):
             max_target=self.cfg["max_target_length"],
             decoding=self.cfg["decoding"],
             texts_out=texts,
+            cut_out=cut,
         )
+        for (d, _, _, words, group), was_cut in zip(jobs, cut):
+            if was_cut:  # stopped at its token budget: W103
+                stats["cut"] += 1
+                stats["cut_docs"].add(doc_ids[d])
+                cap = self.cfg["max_target_length"]
+                stats["cut_capped"] += generator.target_budget(words, group, cap) >= cap
         if texts is not None:
             # free decoding: score the aligned tags with one teacher-forced pass
             probs = generator.tag_probabilities(

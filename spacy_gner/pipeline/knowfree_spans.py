@@ -387,6 +387,7 @@ class KnowFreeSpans(TrainablePipe):
             k + 1 < len(chunks) and chunks[k + 1][0] == d and chunks[k + 1][1] < ce
             for k, (d, cs, ce) in enumerate(chunks)
         ]
+        self._warn_cuts(docs, chunks, cut_end)
         nested = self.cfg["mode"] == "nested"
         # candidates in doc coordinates; where windows overlap, a span that runs into its
         # window's cut edge loses to the neighbour that saw the whole span
@@ -406,6 +407,21 @@ class KnowFreeSpans(TrainablePipe):
             kept = select_spans(flat, nested)
             results.append([(s, e, self.labels[label], float(cands[(s, e)][0][1])) for s, e, label, _ in kept])
         return results
+
+    def _warn_cuts(self, docs: List[Doc], chunks, cut_end: List[bool]) -> None:
+        """W305 once per call when some doc was cut into windows (no sentence boundaries,
+        or a sentence longer than ``max_length``)."""
+        cut_docs = sorted({chunks[k][0] for k, cut in enumerate(cut_end) if cut})
+        if not cut_docs:
+            return
+        sentences = self.model.attrs.get("sentence_aware", True)
+        no_sents = sum(not (sentences and docs[d].has_annotation("SENT_START")) for d in cut_docs)
+        why = f"{no_sents} without sentence boundaries, {len(cut_docs) - no_sents} with a longer sentence"
+        head = self.model.get_ref("head").attrs
+        warnings.warn(
+            Warnings.W305.format(docs=len(cut_docs), limit=head["max_length"], overlap=head["chunk_overlap"], why=why),
+            stacklevel=3,
+        )
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:
         """``doc.spans[spans_key]`` with ``attrs["scores"]`` and, with ``write_ents``,
