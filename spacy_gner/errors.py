@@ -75,6 +75,10 @@ class Warnings(metaclass=ErrorsWithCodes):
     # --- issue 23: servers, packaging, progress (W60x) ---
     W600 = ("Could not read the base model's licence/source for {path} ({problem}); meta.json "
             "says \"unknown\". Pass --license to state it.")
+    W601 = ("{n} entity answer(s) of the LLM named a type outside the task's labels (only_labels = "
+            "true; e.g. {examples}): they were dropped and counted as unknown_types in the report. Add "
+            "those types to labels (a {{code: name}} mapping maps a name back to its code), or set "
+            "only_labels = false to keep them as extension types.")
 
 
 class Errors(metaclass=ErrorsWithCodes):
