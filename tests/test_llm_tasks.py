@@ -296,3 +296,18 @@ def test_entity_labels_only_labels_drops_and_counts_unknown_types():
 def test_entity_labels_mapping_names_must_be_distinct(labels):
     with pytest.raises(ValueError, match="E120"):
         make_extension_entities_task(labels=labels)
+
+
+def test_augment_config_label_mapping_reaches_the_entity_task():
+    from thinc.api import Config
+
+    from spacy_gner.llm.workflow import Augmenter
+
+    text = (
+        '[model]\n@llm_models = "spacy_gner_test.FakeLLM.v1"\n\n[tasks]\n\n[tasks.ent]\n\n'
+        '[tasks.ent.labels]\nPER = "person"\n'
+    )
+    augmenter = Augmenter(spacy.blank("en"), Config().from_str(text), labels=["PER", "LOC"])
+    task = augmenter.task("ent")
+    assert task.get_cfg()["_labels"] == {"PER": "person"}  # the config's mapping wins over --labels
+    assert augmenter.task("seg").get_cfg()["_lang"] == "en"
