@@ -44,6 +44,10 @@ class Warnings(metaclass=ErrorsWithCodes):
             "about twice the sentence's own length): the words not yet written were tagged O. Raise "
             "max_target_length (or lower window_words) when it cut them; a model that does not stop "
             "writing needs training, or decoding = \"constrained\", which tags every word.")
+    W104 = ("gner_generator training: of {total} training chunk(s) in a batch, {n_src} prompt(s) are "
+            "longer than max_source_length={src} tokens and {n_tgt} target(s) longer than "
+            "max_target_length={tgt}: the loss sees them cut (later batches are not reported). Raise "
+            "the limits or lower window_words.")
     # --- unmasked_llm_tagger (W2xx) ---
     W200 = ("{docs} document(s) are longer than max_length={limit} sub-tokens: they were cut into "
             "windows sharing window_overlap={overlap} words, tagged separately and merged. Raise "

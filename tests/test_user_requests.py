@@ -372,6 +372,27 @@ def test_free_decoding_warns_once_when_generations_hit_their_budget(backbone, re
     assert not _coded(record, "W103")
 
 
+def test_generator_training_warns_once_when_the_loss_sees_a_cut(tiny_t5_dir):
+    import warnings
+
+    nlp, pipe = _gner(tiny_t5_dir)
+    words, tags = "Ann met Bob in Rome".split(), ["B-per", "O", "B-per", "O", "B-loc"]
+    egs = [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))] * 2
+
+    def update():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            nlp.update(egs)
+        return _coded(record, "W104")
+
+    assert not update()  # everything fits
+    pipe.cfg["max_target_length"] = 8
+    found = update()
+    assert len(found) == 1 and "of 2 training chunk(s) in a batch, 0 prompt(s)" in found[0]
+    assert "2 target(s) longer than max_target_length=8" in found[0]
+    assert not update()  # once per component, not once per batch
+
+
 def test_window_warnings_count_documents_and_stay_quiet_without_cuts(tiny_t5_dir, tiny_llama_dir, monkeypatch):
     import warnings
 

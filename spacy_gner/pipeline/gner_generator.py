@@ -362,12 +362,27 @@ class GNERGenerator(TrainablePipe):
             return losses
         generator.model.train()
         prompts, targets = zip(*pairs)
+        self._warn_training_cuts(generator, prompts, targets)
         loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
         loss.backward()
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += float(loss.detach().cpu())
         return losses
+
+    def _warn_training_cuts(self, generator, prompts, targets) -> None:
+        """W104 (once per component) when a training prompt or target is longer than
+        ``max_source_length`` / ``max_target_length`` tokens: the loss sees it cut."""
+        if getattr(self, "_warned_training_cuts", False):
+            return
+        src, tgt = self.cfg["max_source_length"], self.cfg["max_target_length"]
+        n_src = sum(len(generator.encode_prompt(p, 10**9)) > src for p in prompts)
+        n_tgt = sum(len(generator.encode_target(t, 10**9)) > tgt for t in targets)
+        if n_src or n_tgt:
+            self._warned_training_cuts = True
+            warnings.warn(
+                Warnings.W104.format(total=len(prompts), n_src=n_src, src=src, n_tgt=n_tgt, tgt=tgt), stacklevel=3
+            )
 
     def get_loss(self, examples, scores):
         raise NotImplementedError("gner_generator computes its loss in update()")
