@@ -32,6 +32,7 @@ from thinc.api import Adam
 
 from spacy_gner.corpora import doc_from_bio, read_conll
 from spacy_gner.ml.schedules import cosine_with_warmup
+from spacy_gner.util import progress
 
 DATA = common.DATA / "conll2003"
 TOOLS = common.ROOT.parent / "shared" / "tools" / "get_small_models.py"
@@ -99,16 +100,19 @@ def main():
     t0 = time.perf_counter()
     step = 0
     window = []
+    bar = progress(total=steps, desc="train", unit="step")
     for _ in range(args.epochs):
         random.shuffle(train_egs)
         for start in range(0, len(train_egs), args.batch):
             losses = nlp.update(train_egs[start : start + args.batch], sgd=opt)
             window.append(losses["gner_generator"])
             step += 1
+            bar.update()
             if step % 10 == 0 or step == steps:
                 print(f"step {step:>5}/{steps}  loss {sum(window) / len(window):.4f}  "
                       f"{time.perf_counter() - t0:7.0f}s", flush=True)
                 window = []
+    bar.close()
     train_s = time.perf_counter() - t0
 
     if args.save:

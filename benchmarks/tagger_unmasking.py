@@ -39,6 +39,7 @@ def worker_train(args):
 
     from spacy_gner.corpora import read_docs
     from spacy_gner.ml.schedules import cosine_with_warmup
+    from spacy_gner.util import progress
 
     fix_random_seed(args.seed)
     torch.manual_seed(args.seed)
@@ -53,10 +54,12 @@ def worker_train(args):
                L2=0.0, L2_is_weight_decay=True)
     rng = random.Random(args.seed)
     start = time.perf_counter()
-    for _ in range(args.epochs):
-        rng.shuffle(egs)
-        for i in range(0, len(egs), args.batch):
-            nlp.update(egs[i : i + args.batch], sgd=opt)
+    with progress(total=steps, desc=f"train {args.config}", unit="step") as bar:
+        for _ in range(args.epochs):
+            rng.shuffle(egs)
+            for i in range(0, len(egs), args.batch):
+                nlp.update(egs[i : i + args.batch], sgd=opt)
+                bar.update()
     secs = time.perf_counter() - start
     nlp.to_disk(args.out)
     print(json.dumps({"train_s": secs, "train_peak_mb": peak_mb()}))
@@ -68,13 +71,15 @@ def worker_predict(args):
     from spacy_gner.corpora import read_docs
     from spacy_gner.ml.tagger import encode_words
     from spacy_gner.scoring import score_docs
+    from spacy_gner.util import progress
 
     nlp = spacy.load(args.out)
     test = read_docs(nlp.vocab, DATA / "test.txt")[: args.test]
     tok = nlp.get_pipe("unmasked_llm_tagger").tokenizer
     n_tokens = sum(len(x) for d in test for x in encode_words(tok, [t.text for t in d]))
     start = time.perf_counter()
-    preds = list(nlp.pipe((nlp.make_doc(d.text) for d in test), batch_size=64))
+    docs = (nlp.make_doc(d.text) for d in test)
+    preds = list(progress(nlp.pipe(docs, batch_size=64), total=len(test), desc="predict"))
     secs = time.perf_counter() - start
     f1 = score_docs(preds, test, modes=["strict"])["strict"]["f"] or 0.0
     print(json.dumps({"f1": 100 * f1, "tokens_per_s": n_tokens / secs, "predict_peak_mb": peak_mb()}))

@@ -65,6 +65,14 @@ W101 {docs} document(s) have a sentence longer than window_words={limit} words: 
     to see more context at once.
 W102 threshold={threshold} is set but free decoding gave no score for {n} chunk(s) (the tokenizer could
     not be aligned with the target): their entities are kept whatever their score would be.
+W103 Free decoding stopped {n} sentence(s) in {docs} document(s) at their generation budget before the end
+    token ({capped} of them at max_target_length={limit} tokens, the others at about twice the sentence's
+    own length): the words not yet written were tagged O. Raise max_target_length (or lower window_words)
+    when it cut them; a model that does not stop writing needs training, or decoding = "constrained",
+    which tags every word.
+W104 gner_generator training: of {total} training chunk(s) in a batch, {n_src} prompt(s) are longer than
+    max_source_length={src} tokens and {n_tgt} target(s) longer than max_target_length={tgt}: the loss
+    sees them cut (later batches are not reported). Raise the limits or lower window_words.
 # --- unmasked_llm_tagger (W2xx) ---
 W200 {docs} document(s) are longer than max_length={limit} sub-tokens: they were cut into windows sharing
     window_overlap={overlap} words, tagged separately and merged. Raise max_length to see more context
@@ -75,6 +83,9 @@ W201 {n} word(s) in {docs} document(s) have more than max_length - 1 = {limit} s
 W301 knowfree_spans scores spans of at most {width} words (max_span_width {setting!r}), but {n_target}
     gold target span(s) (e.g. {examples}) and {n_ext} extension span(s) of the training data are longer:
     they are not learned and cannot be predicted. Raise max_span_width (0 = every width) if they matter.
+W305 knowfree_spans cut {docs} document(s) into windows of max_length={limit} words sharing
+    chunk_overlap={overlap} words ({why}), scored separately and merged. Add sentence boundaries (a senter,
+    parser or sentencizer before it) or raise the model's max_length to score more words at once.
 # --- spacy-llm workflow (W4xx) ---
 W401 {n} of {total} items in the LLM responses of task {task!r} could not be aligned to the text (first
     ones: {examples}). They were counted and skipped; see the report.
@@ -90,6 +101,10 @@ W500 Constrained decoding stopped {n} sentence(s) at max_new_tokens={limit} befo
 # --- issue 23: servers, packaging, progress (W60x) ---
 W600 Could not read the base model's licence/source for {path} ({problem}); meta.json says "unknown".
     Pass --license to state it.
+W601 {n} entity answer(s) of the LLM named a type outside the task's labels (only_labels = true; e.g.
+    {examples}): they were dropped and counted as unknown_types in the report. Add those types to labels
+    (a {{code: name}} mapping maps a name back to its code), or set only_labels = false to keep them as
+    extension types.
 """
     ),
 )

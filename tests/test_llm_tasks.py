@@ -243,3 +243,71 @@ def test_sharded_doc_is_fused_back():
     assert [s.start for s in doc.spans["ext"]] == [4 * i for i in range(12)]
     stats = doc.user_data[STATS_KEY]["ent"]
     assert stats["responses"] == fake.calls and stats["spans"] == 12
+
+
+def test_entity_labels_mapping_prompts_names_writes_codes_and_roundtrips(tmp_path):
+
+    answer = [{"entity": "Ann", "type": "Person"}, {"entity": "Rome", "type": "city"},
+              {"entity": "Acme", "type": "company"}]  # fmt: skip
+    fake = FakeLLM(answers={"Sentence:": json.dumps(answer)})
+    mapping = {"PER": "person", "LOC": "city"}
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, labels=mapping)
+    doc = nlp("Ann visited Rome for Acme")
+    assert "Types may include: person, city, and any other type" in fake.prompts[-1]
+    # a name (matched like any answered type: case and spacing folded) becomes its code;
+    # a type outside the labels stays an extension type, as the prompt invites
+    expected = [("Ann", "ENT:PER"), ("Rome", "ENT:LOC"), ("Acme", "ENT:company")]
+    assert sorted(spans(doc)) == sorted(expected)
+    nlp.to_disk(tmp_path / "p")
+    assert nlp.get_pipe("llm").task.get_cfg()["_labels"] == mapping
+    loaded = spacy.load(tmp_path / "p")
+    assert loaded.config["components"]["llm"]["task"]["labels"] == mapping
+    assert loaded.get_pipe("llm").task.get_cfg() == nlp.get_pipe("llm").task.get_cfg()
+    assert sorted(spans(loaded("Ann visited Rome for Acme"))) == sorted(expected)
+    # a list keeps its old reading: lower-cased answered types
+    listed = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, labels="person, city")
+    assert sorted(spans(listed("Ann visited Rome for Acme"))) == [("Acme", "ENT:company"), ("Ann", "ENT:person"),
+                                                                  ("Rome", "ENT:city")]  # fmt: skip
+    assert "Types may include: person, city," in fake.prompts[-1]
+
+
+def test_entity_labels_only_labels_drops_and_counts_unknown_types():
+    import warnings
+
+    answer = [{"entity": "Ann", "type": "person"}, {"entity": "Acme", "type": "company"},
+              {"entity": "Bob", "type": "Hero"}]  # fmt: skip
+    fake = FakeLLM(answers={"Sentence:": json.dumps(answer)})
+    nlp = llm_nlp("spacy_gner.ExtensionEntities.v1", fake, labels={"PER": "person"}, only_labels=True)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        docs = list(nlp.pipe(["Ann met Bob at Acme", "Ann left"]))
+    found = [str(w.message) for w in record if "W601" in str(w.message)]
+    assert len(found) == 1 and found[0].startswith("[W601] 4 entity answer(s)") and "'company', 'Hero'" in found[0]
+    assert spans(docs[0]) == [("Ann", "ENT:PER")] and spans(docs[1]) == [("Ann", "ENT:PER")]
+    assert [d.user_data[STATS_KEY]["ent"]["unknown_types"] for d in docs] == [2, 2]
+    fake.answers["Sentence:"] = json.dumps(answer[:1])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        list(nlp.pipe(["Ann left now"]))
+    assert not [w for w in record if "W601" in str(w.message)]
+
+
+@pytest.mark.parametrize("labels", [{"A": "person", "B": "person"}, {"A": "Person", "B": "person "}])
+def test_entity_labels_mapping_names_must_be_distinct(labels):
+    with pytest.raises(ValueError, match="E120"):
+        make_extension_entities_task(labels=labels)
+
+
+def test_augment_config_label_mapping_reaches_the_entity_task():
+    from thinc.api import Config
+
+    from spacy_gner.llm.workflow import Augmenter
+
+    text = (
+        '[model]\n@llm_models = "spacy_gner_test.FakeLLM.v1"\n\n[tasks]\n\n[tasks.ent]\n\n'
+        '[tasks.ent.labels]\nPER = "person"\n'
+    )
+    augmenter = Augmenter(spacy.blank("en"), Config().from_str(text), labels=["PER", "LOC"])
+    task = augmenter.task("ent")
+    assert task.get_cfg()["_labels"] == {"PER": "person"}  # the config's mapping wins over --labels
+    assert augmenter.task("seg").get_cfg()["_lang"] == "en"

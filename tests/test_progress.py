@@ -72,7 +72,7 @@ def test_evaluate_shows_a_bar_on_a_real_terminal(ruler_pipeline):
     assert "/5 [" in tty and "doc/s" in tty
 
 
-@pytest.mark.parametrize("command", ["evaluate", "convert"])
+@pytest.mark.parametrize("command", ["evaluate", "convert", "annotate"])
 def test_quiet_silences_the_bar_on_a_terminal(ruler_pipeline, tmp_path, monkeypatch, command):
     from typer.testing import CliRunner
 
@@ -81,9 +81,17 @@ def test_quiet_silences_the_bar_on_a_terminal(ruler_pipeline, tmp_path, monkeypa
 
     monkeypatch.setattr(spacy_gner.util, "_is_tty", lambda stream: True)  # as if stderr were a terminal
     pipe, data = ruler_pipeline
-    args = ["evaluate", str(pipe), str(data)] if command == "evaluate" else ["convert", str(data), str(tmp_path / "c")]
-    unit = "doc/s" if command == "evaluate" else "file/s"
+    (tmp_path / "in.txt").write_text("Ann saw it\nBob left\nAnn too\n", encoding="utf8")
+    args = {
+        "evaluate": ["evaluate", str(pipe), str(data)],
+        "convert": ["convert", str(data), str(tmp_path / "c")],
+        "annotate": ["annotate", str(pipe), str(tmp_path / "in.txt"), str(tmp_path / "a"), "--shard-size", "2"],
+    }[command]
+    unit = "file/s" if command == "convert" else "doc/s"
     loud = CliRunner().invoke(register_commands(), args)
+    if command == "annotate":
+        assert "/3 [" in loud.output, loud.output
+        args[-3] = str(tmp_path / "b")  # a fresh output: the first run's shards would be skipped
     quiet = CliRunner().invoke(register_commands(), args + ["--quiet"])
     assert loud.exit_code == 0 and quiet.exit_code == 0, loud.output + quiet.output
     assert unit in loud.output and unit not in quiet.output

@@ -312,9 +312,144 @@ def test_knowfree_keeps_entity_straddling_a_chunk_cut(monkeypatch):
     from types import SimpleNamespace
 
     real_model = pipe.model
-    monkeypatch.setattr(pipe, "model", SimpleNamespace(predict=fake_predict, ops=real_model.ops))
-    doc = nlp(" ".join(["x"] * 9 + ["New", "York"] + ["x"] * 9))
+    fake = SimpleNamespace(predict=fake_predict, ops=real_model.ops, attrs=real_model.attrs, get_ref=real_model.get_ref)
+    monkeypatch.setattr(pipe, "model", fake)
+    with pytest.warns(UserWarning, match="W305"):
+        doc = nlp(" ".join(["x"] * 9 + ["New", "York"] + ["x"] * 9))
     assert [(e.start, e.end, e.label_) for e in doc.ents] == [(9, 11, "loc")]
+
+
+def _coded(record, code):
+    return [str(w.message) for w in record if code in str(w.message)]
+
+
+def _fake_hf_generate(tokenizer, seq2seq, stop_when):
+    """A stand-in for the backbone's ``generate``: a row whose prompt satisfies ``stop_when``
+    writes one token and the end token; any other row writes ``max_new_tokens`` tokens and
+    never ends (what an undertrained model does)."""
+    filler = next(i for i in range(3, 200) if i not in tokenizer.all_special_ids)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+
+    def generate(input_ids, attention_mask, max_new_tokens, **kwargs):
+        rows = []
+        for ids, mask in zip(input_ids.tolist(), attention_mask.tolist()):
+            prompt = tokenizer.decode([i for i, m in zip(ids, mask) if m], skip_special_tokens=True)
+            new = [filler, eos] if stop_when(prompt) else [filler] * max_new_tokens
+            rows.append(new + [pad] * (max_new_tokens - len(new)))
+        out = torch.tensor(rows)
+        if seq2seq:
+            return torch.cat([torch.full((len(rows), 1), pad), out], 1)
+        return torch.cat([input_ids, out], 1)
+
+    return generate
+
+
+@pytest.mark.parametrize("backbone", ["tiny_t5_dir", "tiny_llama_dir"])
+def test_free_decoding_warns_once_when_generations_hit_their_budget(backbone, request, monkeypatch):
+    import warnings
+
+    nlp, pipe = _gner(request.getfixturevalue(backbone), batch_size=2)
+    gen = pipe.generator
+    monkeypatch.setattr(gen.model, "generate", _fake_hf_generate(gen.tokenizer, gen.seq2seq, lambda p: "Zed" not in p))
+    # doc 0: two sentences that never end; doc 1: one that ends; doc 2: another that never ends
+    doc0 = nlp.make_doc("Zed ran . Zed sat .")
+    for token in doc0:
+        token.is_sent_start = token.i in (0, 3)
+    docs = [doc0, nlp.make_doc("Ann sat"), nlp.make_doc("Bob and Zed left")]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        list(nlp.pipe(docs))
+    found = _coded(record, "W103")
+    assert len(found) == 1  # once per call, not per sentence
+    assert "stopped 3 sentence(s) in 2 document(s)" in found[0] and "(0 of them at max_target_length=640" in found[0]
+    # a cap below the sentence's own budget: the cut counts as the cap's
+    pipe.cfg["max_target_length"] = 4
+    with pytest.warns(UserWarning, match=r"W103.*1 sentence\(s\) in 1 document\(s\).*\(1 of them at max_target_le"):
+        nlp("Zed ran")
+    # nothing cut: no W103
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        list(nlp.pipe(["Ann sat", "Bob left"]))
+    assert not _coded(record, "W103")
+
+
+def test_generator_training_warns_once_when_the_loss_sees_a_cut(tiny_t5_dir):
+    import warnings
+
+    nlp, pipe = _gner(tiny_t5_dir)
+    words, tags = "Ann met Bob in Rome".split(), ["B-per", "O", "B-per", "O", "B-loc"]
+    egs = [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))] * 2
+
+    def update():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            nlp.update(egs)
+        return _coded(record, "W104")
+
+    assert not update()  # everything fits
+    pipe.cfg["max_target_length"] = 8
+    found = update()
+    assert len(found) == 1 and "of 2 training chunk(s) in a batch, 0 prompt(s)" in found[0]
+    assert "2 target(s) longer than max_target_length=8" in found[0]
+    assert not update()  # once per component, not once per batch
+
+
+def test_window_warnings_count_documents_and_stay_quiet_without_cuts(tiny_t5_dir, tiny_llama_dir, monkeypatch):
+    import warnings
+
+    from spacy_gner.ml.tagger import encode_words
+
+    long_text, short = " ".join(["x"] * 25), "Ann met Bob"
+    nlp, pipe = _gner(tiny_t5_dir, window_words=10, window_overlap=3)
+    monkeypatch.setattr(pipe.generator, "generate", _fake_generate(lambda w, labels: "O"))
+    tagger_nlp, tagger = _tagger(tiny_llama_dir)
+    word_len = len(encode_words(tagger.tokenizer, ["x", "x"])[1])
+    tagger.cfg["max_length"] = 1 + 10 * word_len
+    for nlp_, code in ((nlp, "W101"), (tagger_nlp, "W200")):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            list(nlp_.pipe([long_text, short, long_text]))
+        found = _coded(record, code)
+        assert len(found) == 1 and found[0].split("] ")[1].startswith("2 document(s)"), found
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            list(nlp_.pipe([short, "Cy ran"]))
+        assert not _coded(record, code)
+    # a word longer than the tagger's budget: shown by its first sub-tokens (W201), counted
+    tagger.cfg["max_length"] = 4
+    huge = "Pneumonoultramicroscopicsilicovolcanoconiosis"
+    assert len(encode_words(tagger.tokenizer, ["x", huge])[1]) > 3
+    with pytest.warns(UserWarning, match=r"W201\] 2 word\(s\) in 1 document\(s\)"):
+        doc = tagger_nlp(f"{huge} and {huge}")
+    assert len(doc) == 3
+
+
+def test_knowfree_warns_once_when_it_cuts_documents():
+    import warnings
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("knowfree_spans", config={"model": {**KF_MODEL, "max_length": 10, "chunk_overlap": 4}})
+    words, tags = "Ann visited Paris".split(), ["B-per", "O", "B-loc"]
+    nlp.initialize(lambda: [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))])
+
+    def doc(n_words, sent_starts=()):
+        d = nlp.make_doc(" ".join(["x"] * n_words))
+        if sent_starts:
+            for t in d:
+                t.is_sent_start = t.i in sent_starts
+        return d
+
+    def run(docs):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            list(nlp.pipe(docs))
+        return _coded(record, "W305")
+
+    # 20 words without boundaries: cut; 20 words in sentences of 10: not cut; 15-word sentence: cut
+    found = run([doc(20), doc(20, (0, 10)), doc(5), doc(20, (0, 15)), doc(12)])
+    assert len(found) == 1
+    assert "cut 3 document(s)" in found[0] and "(2 without sentence boundaries, 1 with a longer sentence)" in found[0]
+    assert not run([doc(20, (0, 10)), doc(10), doc(3)])
 
 
 def test_evaluate_label_file_mapping_prompts_names_scores_codes(tiny_t5_dir, tmp_path, monkeypatch):

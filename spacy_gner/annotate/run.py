@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import Errors, Warnings
+from ..util import progress as progress_bar
 from .inputs import AnnotateError, find_inputs, plan_shards, read_shard
 from .output import (
     OUTPUT_FORMATS,
@@ -61,21 +62,6 @@ def runtime_label_cfg(nlp, labels: Optional[Sequence[str]]) -> Dict[str, Dict[st
     if not names:
         warnings.warn(Warnings.W070, stacklevel=2)
     return {name: {"labels": list(labels)} for name in names}
-
-
-def _progress(total: int, initial: int, show: Optional[bool]):
-    from tqdm import tqdm
-
-    # disable=None: tqdm shows the bar on a terminal only
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="doc",
-        disable=None if show is None else not show,
-        smoothing=0.1,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
 
 
 def annotate(
@@ -171,7 +157,8 @@ def annotate(
     store.remove_temp_files()
     pending = [s for s in shards if not store.is_complete(s["index"])]
     resumed = total - sum(s["n"] for s in pending)
-    bar = _progress(total, resumed, progress)
+    # util.progress: a bar (docs/s, ETA) on a terminal only; progress=False silences it
+    bar = progress_bar(total=total, initial=resumed, unit="doc", quiet=progress is False, smoothing=0.1)
     try:
         # the settings both engines take
         common = dict(text_field=text_field, id_field=id_field, batch_size=batch_size, component_cfg=component_cfg)

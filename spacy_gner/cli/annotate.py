@@ -49,6 +49,9 @@ def annotate_cli(
     input_format: str = typer.Option("auto", "--input-format", help="auto (by suffix), jsonl, parquet or text"),
     include_text: bool = typer.Option(False, "--include-text", help="Also write each document's text"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="local engine: GPU to run on; -1 = CPU"),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar (there is none either when stderr is not a terminal)"
+    ),
 ) -> None:
     """Annotate a corpus: one output row per document (id, entities with scores, every
     span group) in shards written atomically; bad lines go to OUTPUT/errors.jsonl."""
@@ -76,6 +79,7 @@ def annotate_cli(
             input_format=input_format,
             include_text=include_text,
             gpu_id=gpu_id,
+            progress=False if quiet else None,
         )
     except (AnnotateError, EvaluateError) as err:
         msg.fail(str(err), exits=1)

@@ -209,10 +209,13 @@ class HFGenerator:
         max_target: int = 640,
         decoding: str = "free",
         texts_out: Optional[List[str]] = None,
+        cut_out: Optional[List[bool]] = None,
     ) -> List[Tuple[List[str], Optional[List[float]]]]:
         """One BIO tag per input word for each prompt, plus per-word label probabilities
         where the decoder provides them (constrained decoding; ``None`` for free).
-        With free decoding, ``texts_out`` (a list) receives the generated text per prompt.
+        With free decoding, ``texts_out`` (a list) receives the generated text per prompt
+        and ``cut_out`` (a list), per prompt, whether the generation stopped at its token
+        budget (``target_budget``) before the end token.
 
         ``free``: ``generate`` (greedy or beam), parse ``word(label)`` pairs, align them to
         the input words by hierarchical matching with back-tokenization, repair the BIO.
@@ -239,7 +242,9 @@ class HFGenerator:
                 )
             return [(list(r.tags), list(r.tag_probs)) for r in results]
         budgets = [self.target_budget(words, labels, max_target) for words, labels in zip(words_batch, labels_batch)]
-        texts = self.generate(prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source)
+        texts = self.generate(
+            prompts, budgets, beam_size=beam_size, batch_size=batch_size, max_source=max_source, cut_out=cut_out
+        )
         if texts_out is not None:
             texts_out.extend(texts)
         return [
@@ -325,18 +330,23 @@ class HFGenerator:
         batch_size: int = 8,
         max_source: int = 640,
         return_steps: bool = False,
+        cut_out: Optional[List[bool]] = None,
     ):
         """Generated text per prompt; batches are formed from length-sorted prompts.
 
         return_steps: also return, per prompt, the sequential decoder steps its batch ran
         (the generated length), as ``(texts, steps)``.
+        cut_out: a list that receives, per prompt, whether its generation has no end token:
+        it stopped at the batch's ``max_new_tokens``, at least its own budget.
         """
         self.model.eval()
         encoded = [self.encode_prompt(p, max_source) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         out: List[Optional[str]] = [None] * len(prompts)
         steps = [0] * len(prompts)
+        cut = [False] * len(prompts)
         pad = self.tokenizer.pad_token_id
+        eos = self.tokenizer.eos_token_id
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + batch_size]
             input_ids, attention = self._pad([encoded[i] for i in idx], pad, left=not self.seq2seq)
@@ -348,14 +358,19 @@ class HFGenerator:
                     do_sample=False,
                     max_new_tokens=max(1, max(max_new_tokens[i] for i in idx)),
                     pad_token_id=pad,
-                    eos_token_id=self.tokenizer.eos_token_id,
+                    eos_token_id=eos,
                 )
             if not self.seq2seq:
                 gen = gen[:, input_ids.shape[1] :]
+            body = gen[:, 1:] if self.seq2seq else gen  # seq2seq output starts with the start token
+            ended = (body == eos).any(dim=1).tolist() if eos is not None else [True] * len(idx)
             texts = self.tokenizer.batch_decode(gen, skip_special_tokens=True)
-            for i, text in zip(idx, texts):
+            for row, (i, text) in enumerate(zip(idx, texts)):
                 out[i] = text
+                cut[i] = not ended[row]
                 steps[i] = gen.shape[1] - (1 if self.seq2seq else 0)  # seq2seq output starts with the start token
+        if cut_out is not None:
+            cut_out.extend(cut)
         return (out, steps) if return_steps else out
 
     def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:

@@ -66,7 +66,7 @@ from ..util import (
 )
 from .base import ENTITY_WRITER, DirectoryOnlyPipe, register_component
 from .gner_prediction import DocPrediction, predict_group, warn_prediction_stats
-from .gner_prompts import training_pairs
+from .gner_prompts import training_pairs, warn_training_cuts
 
 DEFAULT_MODEL = {
     "@architectures": "spacy_gner.HFGenerator.v1",
@@ -231,6 +231,7 @@ class GNERGenerator(DirectoryOnlyPipe):
             return None
         generator.model.train()
         prompts, targets = zip(*pairs)
+        warn_training_cuts(self, generator, prompts, targets)
         loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
         loss.backward()
         return float(loss.detach().cpu())
@@ -266,7 +267,8 @@ class GNERGenerator(DirectoryOnlyPipe):
             mapping = validate_label_map(own) if own is not None else default
             groups.setdefault(tuple(mapping.items()), []).append(d)
         out: List[Optional[DocPrediction]] = [None] * len(docs)
-        stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0}
+        stats = {"windowed": 0, "split": 0, "split_docs": set(), "group_size": 0, "n_labels": 0, "unscored": 0,
+                 "cut": 0, "cut_docs": set(), "cut_capped": 0}
         for key, idx in groups.items():
             for d, pred in zip(idx, predict_group(self, [docs[d] for d in idx], dict(key), stats, idx)):
                 out[d] = pred

@@ -60,6 +60,7 @@ def predict_group(
                 jobs.append((d, chunk, idx, words, group))
     prompts = [build_prompt(words, group, pipe.cfg["template"]) for _, _, _, words, group in jobs]
     texts: Optional[List[str]] = [] if pipe.cfg["decoding"] == "free" else None
+    cut: List[bool] = []
     results = generator.generate_tags(
         prompts,
         [words for _, _, _, words, _ in jobs],
@@ -70,7 +71,14 @@ def predict_group(
         max_target=pipe.cfg["max_target_length"],
         decoding=pipe.cfg["decoding"],
         texts_out=texts,
+        cut_out=cut,
     )
+    for (d, _, _, words, group), was_cut in zip(jobs, cut):
+        if was_cut:  # stopped at its token budget: W103
+            stats["cut"] += 1
+            stats["cut_docs"].add(doc_ids[d])
+            cap = pipe.cfg["max_target_length"]
+            stats["cut_capped"] += generator.target_budget(words, group, cap) >= cap
     if texts is not None:
         # free decoding: score the aligned tags with one teacher-forced pass
         probs = generator.tag_probabilities(
@@ -116,8 +124,8 @@ def predict_group(
 
 
 def warn_prediction_stats(cfg: Dict[str, Any], stats: Dict[str, Any]) -> None:
-    """The warnings of one ``predict`` call (W101 windows, W100 label groups, W102 unscored
-    entities under a threshold), pointing at ``predict``'s caller."""
+    """The warnings of one ``predict`` call (W101 windows, W100 label groups, W103 generations
+    cut at their budget, W102 unscored entities under a threshold), pointing at ``predict``'s caller."""
     if stats["windowed"]:
         warnings.warn(
             Warnings.W101.format(docs=stats["windowed"], limit=cfg["window_words"], overlap=cfg["window_overlap"]),
@@ -131,6 +139,13 @@ def warn_prediction_stats(cfg: Dict[str, Any], stats: Dict[str, Any]) -> None:
                 limit=cfg["max_source_length"],
                 k=stats["n_labels"],
                 size=stats["group_size"],
+            ),
+            stacklevel=3,
+        )
+    if stats["cut"]:
+        warnings.warn(
+            Warnings.W103.format(
+                n=stats["cut"], docs=len(stats["cut_docs"]), capped=stats["cut_capped"], limit=cfg["max_target_length"]
             ),
             stacklevel=3,
         )

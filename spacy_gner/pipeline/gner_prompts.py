@@ -3,13 +3,14 @@ per-example label shuffling and external entity sampling, and the label groups w
 prompts fit ``max_source_length`` at prediction time. Functions of the component
 (``pipe``: its ``cfg``, ``label_map`` and seeded ``_rng``)."""
 
+import warnings
 from typing import Iterable, List, Tuple
 
 from spacy.tokens import Doc
 from spacy.training import Example
 
 from ..corpora import LABELS_KEY
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..schema.bio import repair_bio
 from ..schema.prompt import build_prompt, build_target, sample_external_labels, shuffle_labels
 from ..util import doc_chunks
@@ -90,3 +91,18 @@ def label_groups(pipe, generator, words: List[str], names: List[str]) -> List[Li
             half = (len(group) + 1) // 2
             pending.extend([group[half:], group[:half]])
     return groups
+
+
+def warn_training_cuts(pipe, generator, prompts, targets) -> None:
+    """W104 (once per component) when a training prompt or target is longer than
+    ``max_source_length`` / ``max_target_length`` tokens: the loss sees it cut."""
+    if getattr(pipe, "_warned_training_cuts", False):
+        return
+    src, tgt = pipe.cfg["max_source_length"], pipe.cfg["max_target_length"]
+    n_src = sum(len(generator.encode_prompt(p, 10**9)) > src for p in prompts)
+    n_tgt = sum(len(generator.encode_target(t, 10**9)) > tgt for t in targets)
+    if n_src or n_tgt:
+        pipe._warned_training_cuts = True
+        warnings.warn(
+            Warnings.W104.format(total=len(prompts), n_src=n_src, src=src, n_tgt=n_tgt, tgt=tgt), stacklevel=4
+        )

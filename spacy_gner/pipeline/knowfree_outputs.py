@@ -95,6 +95,7 @@ def predict_spans(pipe, docs: Iterable[Doc]) -> List[List[SpanResult]]:
         k + 1 < len(chunks) and chunks[k + 1][0] == d and chunks[k + 1][1] < ce
         for k, (d, cs, ce) in enumerate(chunks)
     ]
+    pipe._warn_cuts(docs, chunks, cut_end)
     nested = pipe.cfg["mode"] == "nested"
     # candidates in doc coordinates; where windows overlap, a span that runs into its
     # window's cut edge loses to the neighbour that saw the whole span

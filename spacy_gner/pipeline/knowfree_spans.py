@@ -263,6 +263,21 @@ class KnowFreeSpans(SpanWriterPipe):
         """Per doc: ``(start, end, label, score)`` (``knowfree_outputs.predict_spans``)."""
         return predict_spans(self, docs)
 
+    def _warn_cuts(self, docs: List[Doc], chunks, cut_end: List[bool]) -> None:
+        """W305 once per call when some doc was cut into windows (no sentence boundaries,
+        or a sentence longer than ``max_length``)."""
+        cut_docs = sorted({chunks[k][0] for k, cut in enumerate(cut_end) if cut})
+        if not cut_docs:
+            return
+        sentences = self.model.attrs.get("sentence_aware", True)
+        no_sents = sum(not (sentences and docs[d].has_annotation("SENT_START")) for d in cut_docs)
+        why = f"{no_sents} without sentence boundaries, {len(cut_docs) - no_sents} with a longer sentence"
+        head = self.model.get_ref("head").attrs
+        warnings.warn(
+            Warnings.W305.format(docs=len(cut_docs), limit=head["max_length"], overlap=head["chunk_overlap"], why=why),
+            stacklevel=4,
+        )
+
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[SpanResult]]) -> None:
         """``doc.spans[spans_key]`` with ``attrs["scores"]`` and, with ``write_ents``,
         ``doc.ents`` (``util.set_entities``; in nested mode the outermost spans)."""

@@ -211,8 +211,11 @@ class ExplanationTask(WorkflowTask):
         return super()._cfg_keys + ["_min_chars", "_max_chars"]
 
 
-def label_list(labels: Union[str, Sequence[str]]) -> List[str]:
-    """A label list from a config value: a list, or one comma-separated string."""
+def label_list(labels: Union[str, Sequence[str], Dict[str, str]]) -> Union[List[str], Dict[str, str]]:
+    """A label list from a config value: a list, or one comma-separated string; a
+    ``{code: name}`` mapping is returned as a dict."""
+    if isinstance(labels, dict):
+        return {str(k): v for k, v in labels.items()}
     if isinstance(labels, str):
         return [x.strip() for x in labels.split(",") if x.strip()]
     return [str(x) for x in labels]
