@@ -278,6 +278,7 @@ def main():
     ap.add_argument("--model-dir", default="", help=argparse.SUPPRESS)
     ap.add_argument("--n-process", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--torch-threads", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--no-thread-rule", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     for item in filter(None, args.kf_model.split(",")):
         key, value = item.split("=")
@@ -430,14 +431,26 @@ def head_search(results):
 
 def thread_worker(args):
     """One inference measurement in a fresh process: words/s (wall clock, the whole
-    nlp.pipe including worker start-up) of a saved knowfree pipeline."""
+    nlp.pipe including worker start-up) of a saved knowfree pipeline, and the torch
+    thread count the model really ran with (read inside the worker processes)."""
     import spacy
     import torch
+    from spacy.language import Language
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
-    threads = torch.get_num_threads()
+    if args.no_thread_rule:  # forked workers inherit the patched module: the old behaviour
+        import spacy_gner.ml.knowfree as kf
+
+        kf.limit_worker_threads = lambda: False
+
+    @Language.component("knowfree_speed_thread_probe")
+    def probe(doc):
+        doc.user_data["torch_threads"] = torch.get_num_threads()
+        return doc
+
     nlp = spacy.load(args.model_dir)
+    nlp.add_pipe("knowfree_speed_thread_probe")
     _, _, test, _ = load(args.dataset, 0, args.test)
     texts = [d.text for d in test] * 3
     words = 3 * sum(len(d) for d in test)
@@ -445,12 +458,15 @@ def thread_worker(args):
     docs = list(nlp.pipe(texts, batch_size=64, n_process=args.n_process))
     wall = time.perf_counter() - start
     assert len(docs) == len(texts)
+    threads = sorted({d.user_data["torch_threads"] for d in docs})
     print("RESULT " + json.dumps({"wps": words / wall, "threads": threads}), flush=True)
 
 
 def thread_table(args):
     """Torch's default thread count against one thread for knowfree inference, alone and
-    under nlp.pipe(n_process=2): wall-clock words/s, rounds interleaved (best of them)."""
+    under nlp.pipe(n_process=2): wall-clock words/s, rounds interleaved (best of them).
+    "inherited" turns off knowfree's one-thread rule for worker processes (each forked
+    worker keeps the parent's count, as before the rule)."""
     import tempfile
 
     import torch
@@ -469,14 +485,21 @@ def thread_table(args):
     for i in range(0, len(egs), args.batch_size):  # one epoch: the weights do not change the cost
         nlp.update(egs[i : i + args.batch_size], sgd=opt, drop=args.drop)
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    cases = [("torch default", 0, 1), ("1", 1, 1), ("torch default", 0, 2), ("1", 1, 2)]
+    # (what, torch.set_num_threads in the main process (0: no call), n_process, rule in the workers)
+    cases = [
+        ("torch default", 0, 1, True),
+        ("1", 1, 1, True),
+        ("torch default, inherited by the workers", 0, 2, False),
+        ("torch default in the main process, 1 in the workers (knowfree's rule)", 0, 2, True),
+    ]
     best = {}
     with tempfile.TemporaryDirectory() as tmp:
         nlp.to_disk(tmp)
         for _ in range(args.passes):
-            for name, n_threads, n_process in cases:
+            for name, n_threads, n_process, rule in cases:
                 cmd = [sys.executable, __file__, "--worker", "threads", "--dataset", dataset, "--model-dir", tmp]
                 cmd += ["--test", str(args.test), "--n-process", str(n_process), "--torch-threads", str(n_threads)]
+                cmd += [] if rule else ["--no-thread-rule"]
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
                 if not lines:
@@ -484,16 +507,17 @@ def thread_table(args):
                 r = json.loads(lines[0][7:])
                 key = (name, n_process)
                 best[key] = {"wps": max(best.get(key, {}).get("wps", 0.0), r["wps"]), "threads": r["threads"]}
+                print(f"  {name}, n_process {n_process}: {r['wps']:.0f} words/s", flush=True)
     print(
-        f"# {os.cpu_count()} cores (shared with other jobs), torch {torch.__version__}; knowfree_spans (default "
-        f"config) on {dataset}, {len(test)} test sentences × 3, nlp.pipe(batch_size=64); wall-clock words/s "
-        f"including worker start-up, best of {args.passes} interleaved rounds; OMP_NUM_THREADS unset; "
-        f"load average now {os.getloadavg()[0]:.1f}"
+        f"\n# {os.cpu_count()} cores (shared with other jobs), torch {torch.__version__}; knowfree_spans (default "
+        f"config, one epoch on {args.train} sentences) on {dataset}: {len(test)} test sentences × 3, "
+        f"nlp.pipe(batch_size=64); wall-clock words/s including worker start-up, best of {args.passes} "
+        f"interleaved rounds; OMP_NUM_THREADS unset; load average at the end {os.getloadavg()[0]:.1f}"
     )
-    print("\n| torch threads in the main process | n_process | threads the model ran with | words/s |")
+    print("\n| torch threads | n_process | torch threads in each process running the model | words/s |")
     print("|---|---|---|---|")
     for (name, n_process), r in best.items():
-        print(f"| {name} | {n_process} | {r['threads']} (main process) | {r['wps']:.0f} |")
+        print(f"| {name} | {n_process} | {', '.join(map(str, r['threads']))} | {r['wps']:.0f} |")
 
 
 if __name__ == "__main__":
