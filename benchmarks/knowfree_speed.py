@@ -279,6 +279,9 @@ def main():
     ap.add_argument("--n-process", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--torch-threads", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--no-thread-rule", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--case-timeout", type=int, default=180, help="--thread-table: seconds before a case counts as hung"
+    )
     args = ap.parse_args()
     for item in filter(None, args.kf_model.split(",")):
         key, value = item.split("=")
@@ -500,12 +503,14 @@ def thread_table(args):
                 cmd = [sys.executable, __file__, "--worker", "threads", "--dataset", dataset, "--model-dir", tmp]
                 cmd += ["--test", str(args.test), "--n-process", str(n_process), "--torch-threads", str(n_threads)]
                 cmd += [] if rule else ["--no-thread-rule"]
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-                lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-                if not lines:
-                    raise RuntimeError(proc.stderr[-3000:])
-                r = json.loads(lines[0][7:])
                 key = (name, n_process)
+                if best.get(key, {}).get("hung"):
+                    continue
+                r = run_case(cmd, env, args.case_timeout)
+                if r is None:
+                    best[key] = {"hung": True, "wps": 0.0, "threads": ["?"]}
+                    print(f"  {name}, n_process {n_process}: no result after {args.case_timeout} s", flush=True)
+                    continue
                 best[key] = {"wps": max(best.get(key, {}).get("wps", 0.0), r["wps"]), "threads": r["threads"]}
                 print(f"  {name}, n_process {n_process}: {r['wps']:.0f} words/s", flush=True)
     print(
@@ -517,7 +522,28 @@ def thread_table(args):
     print("\n| torch threads | n_process | torch threads in each process running the model | words/s |")
     print("|---|---|---|---|")
     for (name, n_process), r in best.items():
-        print(f"| {name} | {n_process} | {', '.join(map(str, r['threads']))} | {r['wps']:.0f} |")
+        wps = f"hung: no result after {args.case_timeout} s (killed)" if r.get("hung") else f"{r['wps']:.0f}"
+        print(f"| {name} | {n_process} | {', '.join(map(str, r['threads']))} | {wps} |")
+
+
+def run_case(cmd, env, timeout):
+    """Run one thread-table case in its own process group; None when it does not finish
+    in time (the whole group, spaCy's workers included, is killed)."""
+    import signal
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(err[-3000:])
+    return json.loads(lines[0][7:])
 
 
 if __name__ == "__main__":
