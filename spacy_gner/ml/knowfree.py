@@ -37,6 +37,7 @@ from ..errors import Errors
 from .knowfree_net import DENSE_BAND_MAX, KnowFreeScorer, band_mask, length_groups, valid_spans  # noqa: F401 (old path)
 
 Chunk = Tuple[int, int, int]  # (doc index, start, end)
+_THREADS_CHECKED_IN: Optional[int] = None  # pid of the process that ran the worker-thread rule
 
 
 AUTO = "auto"
@@ -188,8 +189,29 @@ def resolve_auto_width(model_attrs: dict, longest: int) -> int:
     return max(1, min(longest + model_attrs["auto_width_margin"], model_attrs["auto_width_cap"]))
 
 
+def limit_worker_threads() -> bool:
+    """One torch thread in a ``multiprocessing`` child (``nlp.pipe(n_process=N)``'s
+    workers), as PyTorch's DataLoader does for its workers: a forked worker inherits the
+    parent's thread count (all cores), so N workers would run N × cores threads on the
+    cores; and a worker that inherits a thread pool the parent already used can hang in
+    OpenMP. Returns whether the count was lowered (checked once per process: the pid tells
+    a forked worker from the parent whose memory it copied)."""
+    import multiprocessing
+    import os
+
+    global _THREADS_CHECKED_IN
+    if _THREADS_CHECKED_IN == os.getpid():
+        return False
+    _THREADS_CHECKED_IN = os.getpid()
+    if multiprocessing.parent_process() is None or torch.get_num_threads() == 1:
+        return False
+    torch.set_num_threads(1)
+    return True
+
+
 def _head_forward(model: Model, inputs: Tuple[List[Floats2d], List[Chunk]], is_train: bool):
     ops = model.ops
+    limit_worker_threads()
     X, chunks = inputs
     if not chunks:
         empty = ops.alloc4f(0, 0, 0, model.get_dim("nO"))
