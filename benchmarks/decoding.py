@@ -146,6 +146,86 @@ def load_or_train(cache: Path, seconds: float, seed: int, n_train: int):
     return model, AutoTokenizer.from_pretrained(path), info, path
 
 
+SMOL_TUNED_LAYERS = 8  # the top decoder layers fine-tuned (the rest frozen: affordable on a shared CPU)
+
+
+def find_smollm2() -> str:
+    import subprocess
+
+    tool = common.ROOT.parent / "shared" / "tools" / "get_small_models.py"
+    if not tool.exists():
+        tool = Path("/work/shared/tools/get_small_models.py")
+    out = subprocess.run([sys.executable, str(tool)], check=True, capture_output=True, text=True).stdout.split()
+    return next(p for p in out if "smollm" in p.lower())
+
+
+def smol_generator(path) -> HFGenerator:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
+    return HFGenerator(model, AutoTokenizer.from_pretrained(path), {"device": "cpu", "use_chat_template": False})
+
+
+def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch_size: int = 8, lr: float = 3e-4):
+    """SmolLM2-135M-Instruct fine-tuned with the component's own loss (``HFGenerator.loss``:
+    prompt wrapped in ``[INST] … [/INST]``, whole-string target, loss on the target only) on
+    CoNLL-2003 training sentences of up to 25 words, only the top ``SMOL_TUNED_LAYERS``
+    decoder layers and the final norm trained, AdamW, 10 warm-up steps, for ``seconds``."""
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    gen = smol_generator(base)
+    model = gen.model
+    layers = model.model.layers
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trained = [p for layer in layers[-SMOL_TUNED_LAYERS:] for p in layer.parameters()] + list(model.model.norm.parameters())
+    for p in trained:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(trained, lr=lr, weight_decay=0.0)
+    data = [ex for ex in train if 1 <= len(ex[0]) <= 25]
+    from spacy_gner.schema.prompt import build_target
+
+    model.train()
+    start, step, smooth, seen = time.time(), 0, None, 0
+    while time.time() - start < seconds:
+        batch = rng.sample(data, batch_size)
+        prompts = [build_prompt(w, shuffle_labels(LABELS, rng), TEMPLATE) for w, _ in batch]
+        targets = [build_target(w, t) for w, t in batch]
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / 10)
+        loss = gen.loss(prompts, targets, 256, 256)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        opt.step()
+        step += 1
+        seen += batch_size
+        smooth = loss.item() if smooth is None else 0.9 * smooth + 0.1 * loss.item()
+        if step % 5 == 0:
+            print(f"  step {step:5d}  {time.time() - start:6.0f}s  loss {smooth:.3f}", flush=True)
+    model.eval()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(tmp)
+    gen.tokenizer.save_pretrained(tmp)
+    info = {"steps": step, "sentences": seen, "seconds": time.time() - start, "loss": smooth}
+    (tmp / "trained.json").write_text(json.dumps(info))
+    tmp.rename(path)
+
+
+def load_or_train_smollm2(cache: Path, seconds: float, seed: int):
+    base = find_smollm2()
+    key = hashlib.sha1(json.dumps(["smollm2", SMOL_TUNED_LAYERS, TEMPLATE, seconds, seed, 1]).encode()).hexdigest()[:10]
+    path = cache / f"smollm2-{key}"
+    if not (path / "trained.json").exists():
+        train = read_conll(DATA / "train.txt")
+        random.Random(seed).shuffle(train)
+        print(f"fine-tuning SmolLM2-135M-Instruct ({base}), top {SMOL_TUNED_LAYERS} of 30 layers, for "
+              f"{seconds:.0f}s on CoNLL train sentences of <= 25 words -> {path}", flush=True)
+        train_smollm2(path, base, train, seconds, seed)
+    return smol_generator(path), json.loads((path / "trained.json").read_text()), path
+
+
 # --- decoding ------------------------------------------------------------------------------------
 
 
@@ -241,11 +321,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short training, 100 dev sentences")
     ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 100)")
-    ap.add_argument("--train-seconds", type=float, default=None, help="training budget (default 1500, quick 150)")
+    ap.add_argument("--train-seconds", type=float, default=None, help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exact-vocab", type=int, default=8000, help="vocabulary of the exactness tokenizers")
+    ap.add_argument("--backbone", choices=["smollm2", "t5"], default="smollm2",
+                    help="smollm2: SmolLM2-135M-Instruct fine-tuned here (top layers); t5: a small T5 trained from "
+                         "scratch here")
+    ap.add_argument("--train-only", action="store_true", help="train (or find) the cached model and stop")
     ap.add_argument("--pipeline", type=Path, default=None,
                     help="a trained gner_generator pipeline to decode with instead of the T5 trained here "
                          "(e.g. SmolLM2 from generator_accuracy.py --save DIR)")
@@ -254,7 +338,8 @@ def main():
     )
     args = ap.parse_args()
     n = args.n or (100 if args.quick else 300)
-    seconds = args.train_seconds or (150.0 if args.quick else 1500.0)
+    default_seconds = {"smollm2": (1200.0, 3600.0), "t5": (150.0, 1500.0)}[args.backbone]
+    seconds = args.train_seconds or default_seconds[0 if args.quick else 1]
     torch.set_num_threads(args.threads)
 
     dev = [ex for ex in read_conll(DATA / "dev.txt") if 1 <= len(ex[0]) <= 40][:n]
@@ -272,6 +357,16 @@ def main():
         n_params = sum(p.numel() for p in su.model.parameters())
         print(f"model: the gner_generator of {args.pipeline} ({type(su.model).__name__}, {n_params / 1e6:.1f}M params, "
               f"labels {su.labels}, its own prompt wrapping)")
+    elif args.backbone == "smollm2":
+        gen, info, path = load_or_train_smollm2(args.cache, seconds, args.seed)
+        if args.train_only:
+            return
+        prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]
+        su = Setup(gen, prompts, [gen.encode_prompt(p, 640) for p in prompts], LABELS)
+        n_params = sum(p.numel() for p in gen.model.parameters())
+        print(f"model: SmolLM2-135M-Instruct ({n_params / 1e6:.1f}M params), top {SMOL_TUNED_LAYERS} of 30 layers "
+              f"fine-tuned here on {info['sentences']} CoNLL train sentences ({info['steps']} steps of 8, "
+              f"{info['seconds']:.0f}s, loss {info['loss']:.3f}), {path}; prompt: [INST] {TEMPLATE!r} [/INST]")
     else:
         model, tok, info, path = load_or_train(args.cache, seconds, args.seed, args.n_train)
         prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]
