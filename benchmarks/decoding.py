@@ -178,7 +178,8 @@ def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch
     layers = model.model.layers
     for p in model.parameters():
         p.requires_grad_(False)
-    trained = [p for layer in layers[-SMOL_TUNED_LAYERS:] for p in layer.parameters()] + list(model.model.norm.parameters())
+    trained = [p for layer in layers[-SMOL_TUNED_LAYERS:] for p in layer.parameters()]
+    trained += list(model.model.norm.parameters())
     for p in trained:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(trained, lr=lr, weight_decay=0.0)
@@ -279,6 +280,27 @@ def run(method, su: Setup, idx, words_batch, batch_size, free_passes=None):
     return [r.tags for r in res], [r.n_passes for r in res], time.perf_counter() - t0
 
 
+def prompt_encoding(model, prompt_ids, pad, batch_size: int = 16):
+    """Seconds to encode every prompt (decoder-only: the first pass of constrained decoding
+    without any target token) at ``batch_size``: each prompt whole vs the prompts' common
+    prefix once (``SharedPrefix``) and the rest per row."""
+    from spacy_gner.ml.constrained.runner import DecoderRunner, SharedPrefix, common_prefix
+
+    out = {"prefix": common_prefix(prompt_ids)}
+    for share in (False, True):
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            shared = SharedPrefix(model, out["prefix"]) if share else None
+            for start in range(0, len(prompt_ids), batch_size):
+                ids = prompt_ids[start : start + batch_size]
+                runner = DecoderRunner(model, False, ids, pad, shared)
+                feeds = [runner.context_tail(r, []) for r in range(len(ids))]
+                runner.forward(feeds, [(r, len(f) - 1) for r, f in enumerate(feeds)])
+                runner.close()
+        out["shared" if share else "plain"] = time.perf_counter() - t0
+    return out
+
+
 def exactness(train, dev, labels, vocab: int, seed: int, workdir: Path):
     """``(exact_sp, exact_bpe)``: the fraction of ``dev`` (words, gold tags) whose forced ids equal
     the whole-string tokenization, for a SentencePiece (T5Tokenizer, seq2seq target) and a
@@ -319,9 +341,10 @@ def f1(gold, pred):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short training, 100 dev sentences")
-    ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 100)")
-    ap.add_argument("--train-seconds", type=float, default=None, help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
+    ap.add_argument("--quick", action="store_true", help="short training, 40 dev sentences")
+    ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 40)")
+    ap.add_argument("--train-seconds", type=float, default=None,
+                    help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -337,7 +360,7 @@ def main():
         "--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding"))
     )
     args = ap.parse_args()
-    n = args.n or (100 if args.quick else 300)
+    n = args.n or (40 if args.quick else 300)
     default_seconds = {"smollm2": (1200.0, 3600.0), "t5": (150.0, 1500.0)}[args.backbone]
     seconds = args.train_seconds or default_seconds[0 if args.quick else 1]
     torch.set_num_threads(args.threads)
@@ -381,6 +404,22 @@ def main():
         f"{sum(len(bio_to_spans(g)) for g in gold) / len(dev):.2f} entities per sentence)"
     )
 
+    enc = {"plain": float("nan"), "shared": float("nan")}
+    if not su.seq2seq:
+        enc = prompt_encoding(su.model, su.prompt_ids, su.tok.pad_token_id)
+        print(f"prompt encoding, these prompts ({sum(map(len, su.prompt_ids)) / n:.0f} tokens, "
+              f"{len(enc['prefix'])} shared), batch 16: each prompt whole {enc['plain']:.2f}s, "
+              f"shared prefix once {enc['shared']:.2f}s", flush=True)
+        if args.backbone == "smollm2" and not args.pipeline:
+            # the component's real prompt: chat template + the full GNER instruction
+            chat = HFGenerator(su.model, su.tok, {"device": "cpu", "use_chat_template": True})
+            full = [chat.encode_prompt(build_prompt(w, ["person", "organization", "location", "miscellaneous"]), 1280)
+                    for w in words_batch]
+            e2 = prompt_encoding(su.model, full, su.tok.pad_token_id)
+            print(f"prompt encoding, the component's prompt (chat template, full GNER instruction, "
+                  f"{sum(map(len, full)) / n:.0f} tokens, {len(e2['prefix'])} shared), batch 16: each prompt whole "
+                  f"{e2['plain']:.2f}s, shared prefix once {e2['shared']:.2f}s", flush=True)
+
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
         run(method, su, [0, 1], words_batch[:2], 2, free_passes=[0, 0])
@@ -414,7 +453,8 @@ def main():
         f"speedup_b16={sps[('speculative', 16)] / sps[('free', 16)]:.2f} identical={str(identical).lower()} "
         f"f1_free={f1(gold, results[('free', 1)][0]):.4f} "
         f"f1_constrained={f1(gold, results[('speculative', 1)][0]):.4f} "
-        f"exact_sp={exact_sp:.4f} exact_bpe={exact_bpe:.4f}"
+        f"exact_sp={exact_sp:.4f} exact_bpe={exact_bpe:.4f} "
+        f"prompt_s={enc['plain']:.2f} prompt_s_shared={enc['shared']:.2f}"
     )
 
 

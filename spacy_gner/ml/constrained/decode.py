@@ -56,6 +56,7 @@ def constrained_decode(
     draft_window: Optional[int] = None,
     method: Optional[str] = None,
     share_prefix: bool = True,
+    draft_hints: bool = True,
 ) -> List[DecodeResult]:
     """Copy-constrained GNER decoding of a batch of sentences (see the package docstring).
 
@@ -75,6 +76,9 @@ def constrained_decode(
     seq2seq: default: ``model.config.is_encoder_decoder``. leading_space / eos_token_id:
         as in ``encode_target``, which the model must have been trained with.
     draft_window: longest draft in tokens (None: the rest of the sentence).
+    draft_hints: speculative drafts follow the model's own choices read (after the first
+        rejection) in the previous pass, instead of tagging every later word ``O``; the
+        output is the same either way, only the number of passes changes.
     method: ``"greedy"`` or ``"beam"``; default: greedy for ``beam_size=1``, else beam
         (``method="beam"`` with ``beam_size=1`` runs the beam code, which equals greedy).
     share_prefix: decoder-only: the prompt ids every sentence of the call starts with (the
@@ -136,7 +140,7 @@ def constrained_decode(
                 order = sorted(todo, key=lambda i: -(len(ids[i]) + programs[i].budget()))
                 out = greedy(
                     new_runner, programs, order, batch_size=max(1, batch_size), speculative=speculative,
-                    window=draft_window, limit=max_new_tokens, counts=counts,
+                    window=draft_window, limit=max_new_tokens, counts=counts, hints=draft_hints,
                 )
                 for i in todo:
                     results[i] = out[i]

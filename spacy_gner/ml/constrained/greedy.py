@@ -35,6 +35,7 @@ class Trace:
     probs: List[float] = field(default_factory=list)  # per completed tag
     cur: float = 1.0  # probability of the tag piece in progress
     passes: int = 0
+    hints: Dict = field(default_factory=dict)  # trie node -> the model's choice there in an earlier pass
 
     def record(self, step: Step, counts: Dict[str, int]) -> None:
         self.cur *= step.prob  # 1.0 where forced
@@ -65,7 +66,8 @@ def constrained_argmax(torch, logits, decisions: Sequence[Tuple[int, int, Tuple[
 
 
 def one_pass(
-    runner: DecoderRunner, sents: List[int], programs, states, traces, results, *, speculative, window, limit, counts
+    runner: DecoderRunner, sents: List[int], programs, states, traces, results, *, speculative, window, limit, counts,
+    hints=True,
 ) -> List[int]:
     """One decoder pass for the runner's rows (row ``r`` decodes sentence ``sents[r]``): each
     row feeds its uncached context plus its draft, keeps what it decided in the cache and
@@ -80,7 +82,7 @@ def one_pass(
             cap = window if window is not None else 1 << 30
             if limit is not None:
                 cap = min(cap, limit - len(traces[s].seq) - 1)
-            plan = draft(programs[s], states[s], counts, cap)
+            plan = draft(programs[s], states[s], counts, cap, traces[s].hints if hints else None)
         else:
             plan = no_draft(states[s])
         base = len(tail) - 1  # the position whose logits predict plan.walk[0]'s token
@@ -100,6 +102,10 @@ def one_pass(
         for step in steps:
             trace.record(step, counts)
             states[s] = step.next
+        for j in range(len(steps) if hints else len(plan.walk), len(plan.walk)):  # hints for the next draft
+            got = choice.get((r, base + j))
+            if got is not None:
+                trace.hints[plan.walk[j].node] = got[0]
         done = states[s] is DONE
         if done or (limit is not None and len(trace.seq) >= limit):
             results[s] = make_result(
@@ -128,12 +134,14 @@ def greedy(
     limit,
     counts,
     refill: int = 1,
+    hints: bool = True,
 ) -> List[Optional[DecodeResult]]:
     """Greedy decoding of ``programs[i]`` for ``i`` in ``order`` with continuous batching: at
     most ``batch_size`` sentences decode together; when a sentence finishes it leaves, and
     once ``refill`` rows are free the next waiting sentences (in ``order``) make their first
     pass in their own runner (``new_runner(sentences)``) and join the others.
-    ``counts`` (label -> times chosen) steers the drafts."""
+    ``counts`` (label -> times chosen) steers the drafts; ``hints``: drafts follow the model's
+    choices read after the first rejection of the previous pass (``speculative.draft``)."""
     n = len(programs)
     states = [p.start() for p in programs]
     traces = [Trace() for _ in range(n)]
@@ -141,7 +149,7 @@ def greedy(
     waiting = deque(order)
     active: List[int] = []
     main: Optional[DecoderRunner] = None
-    kw = dict(speculative=speculative, window=window, limit=limit, counts=counts)
+    kw = dict(speculative=speculative, window=window, limit=limit, counts=counts, hints=hints)
     try:
         while waiting or active:
             if active:
