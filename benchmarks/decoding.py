@@ -1,15 +1,16 @@
 """Free generation vs copy-constrained decoding (token by token and speculative) on a model
 actually trained to the GNER format.
 
-Model: a small T5 (d_model 256, 3+3 layers, 4 heads, d_ff 768) trained from scratch here,
-with a plain torch loop, on CoNLL-2003 training sentences from ``../shared/data`` in the
-GNER target format (``word(O) word(B-PER) …``, tokenized with ``encode_target``, the same
-function constrained decoding forces); prompt = the GNER template's last two lines
-(``Use the specific entity tags: … and O.\\nSentence: …``; the long fixed instruction is
-left out to keep training affordable on a shared CPU); tokenizer = a byte-level BPE
-(GPT-2 pre-tokenizer, vocab 4096) trained on the fly on the training sentences. The
-checkpoint is cached under ``--cache`` (default ``/tmp/spacy_gner_bench/decoding``), keyed
-by the training settings; delete it to retrain.
+Model (default ``--backbone smollm2``): SmolLM2-135M-Instruct (``../shared/tools/
+get_small_models.py``) fine-tuned here with the component's own loss (``HFGenerator.loss``)
+on CoNLL-2003 training sentences of up to 25 words, only its top 8 of 30 layers trained
+(AdamW 3e-4, batch 8) for a wall-clock budget (``--quick``: 1200 s), prompted as
+``[INST] Use the specific entity tags: PER, ORG, LOC, MISC and O.\nSentence: … [/INST]``
+(the long GNER instruction is left out to keep training affordable on a shared CPU; its
+cost is measured separately, below). ``--backbone t5``: a small T5 (d_model 256, 3+3
+layers) trained from scratch with a byte-level BPE (it needs far longer to learn to copy).
+The trained model is cached under ``--cache`` (default ``/tmp/spacy_gner_bench/decoding``),
+keyed by the training settings; reruns skip training, delete it to retrain.
 
 Measured on the same dev sentences (the first ``--n`` of ``dev.txt`` with 1..40 words):
 
@@ -32,15 +33,19 @@ equal token-by-token tags for every sentence at both batch sizes. ``exact_sp`` /
 ``--exact-vocab``) and a byte-level BPE (GPT-2 pre-tokenizer, decoder-only target) trained
 here on the CoNLL training sentences. Ends with one line:
 ``passes_ratio=… speedup_b1=… speedup_b16=… identical=… f1_free=… f1_constrained=…
-exact_sp=… exact_bpe=…`` (passes_ratio: free / speculative passes per sentence at batch 1;
-speedups: speculative vs free sentences/s).
+exact_sp=… exact_bpe=… prompt_s=… prompt_s_shared=…`` (passes_ratio: free / speculative
+passes per sentence at batch 1; speedups: speculative vs free sentences/s; prompt_s: seconds
+to encode every prompt at batch 16 for decoder-only models, each prompt whole vs the
+prompts' common prefix, the instruction, once and shared: ``constrained_decode`` shares it,
+free ``generate`` does not). The same is printed for the component's real prompt (chat
+template + the full GNER instruction) on the same model.
 
 With ``--pipeline DIR`` the model is instead the backbone of a trained ``gner_generator``
 pipeline (e.g. SmolLM2-135M fine-tuned by ``generator_accuracy.py --save DIR``), prompted
 exactly as the component prompts it (chat template, full GNER instruction, its labels).
 
-    nice python benchmarks/decoding.py --quick      # ~4 min on 2 cores incl. training
-    nice python benchmarks/decoding.py              # longer training, 300 dev sentences
+    OMP_NUM_THREADS=1 nice python benchmarks/decoding.py --quick --threads 1   # 20 min training, 40 sentences
+    nice python benchmarks/decoding.py              # 1 h training, 300 dev sentences
     nice python benchmarks/decoding.py --pipeline /tmp/gner_smollm2 --n 100
 """
 import argparse
