@@ -44,7 +44,7 @@ With ``--pipeline DIR`` the model is instead the backbone of a trained ``gner_ge
 pipeline (e.g. SmolLM2-135M fine-tuned by ``generator_accuracy.py --save DIR``), prompted
 exactly as the component prompts it (chat template, full GNER instruction, its labels).
 
-    OMP_NUM_THREADS=1 nice python benchmarks/decoding.py --quick --threads 1   # 20 min training, 40 sentences
+    OMP_NUM_THREADS=1 nice python benchmarks/decoding.py --quick --threads 1   # 20 min training, 24 sentences
     nice python benchmarks/decoding.py              # 1 h training, 300 dev sentences
     nice python benchmarks/decoding.py --pipeline /tmp/gner_smollm2 --n 100
 """
@@ -346,8 +346,8 @@ def f1(gold, pred):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short training, 40 dev sentences")
-    ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 40)")
+    ap.add_argument("--quick", action="store_true", help="short training, 24 dev sentences")
+    ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 24)")
     ap.add_argument("--train-seconds", type=float, default=None,
                     help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
     ap.add_argument("--n-train", type=int, default=14041)
@@ -365,7 +365,7 @@ def main():
         "--cache", type=Path, default=Path(os.environ.get("SPACY_GNER_BENCH_CACHE", "/tmp/spacy_gner_bench/decoding"))
     )
     args = ap.parse_args()
-    n = args.n or (40 if args.quick else 300)
+    n = args.n or (24 if args.quick else 300)
     default_seconds = {"smollm2": (1200.0, 3600.0), "t5": (150.0, 1500.0)}[args.backbone]
     seconds = args.train_seconds or default_seconds[0 if args.quick else 1]
     torch.set_num_threads(args.threads)
@@ -419,11 +419,11 @@ def main():
             # the component's real prompt: chat template + the full GNER instruction
             chat = HFGenerator(su.model, su.tok, {"device": "cpu", "use_chat_template": True})
             full = [chat.encode_prompt(build_prompt(w, ["person", "organization", "location", "miscellaneous"]), 1280)
-                    for w in words_batch]
+                    for w in words_batch[:16]]
             e2 = prompt_encoding(su.model, full, su.tok.pad_token_id)
-            print(f"prompt encoding, the component's prompt (chat template, full GNER instruction, "
-                  f"{sum(map(len, full)) / n:.0f} tokens, {len(e2['prefix'])} shared), batch 16: each prompt whole "
-                  f"{e2['plain']:.2f}s, shared prefix once {e2['shared']:.2f}s", flush=True)
+            print(f"prompt encoding, the component's prompt (chat template, full GNER instruction, first "
+                  f"{len(full)} sentences, {sum(map(len, full)) / len(full):.0f} tokens, {len(e2['prefix'])} shared), "
+                  f"batch 16: each prompt whole {e2['plain']:.2f}s, shared prefix once {e2['shared']:.2f}s", flush=True)
 
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
