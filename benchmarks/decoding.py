@@ -346,7 +346,8 @@ def f1(gold, pred):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="short training, 16 dev sentences, token by token at batch 16 only")
+    ap.add_argument("--quick", action="store_true",
+                    help="short training, 16 dev sentences, token by token at batch 16 only")
     ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 16)")
     ap.add_argument("--train-seconds", type=float, default=None,
                     help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
