@@ -44,18 +44,48 @@ def backbone(request):
     return _load(request.getfixturevalue(request.param))
 
 
+@pytest.fixture(scope="module")
+def ragged(backbone):
+    """20 sentences of 1..13 words and token-by-token greedy at batch 1: the reference."""
+    model, tok = backbone
+    rng = random.Random(11)
+    words = [[rng.choice(WORDS) for _ in range(rng.choice([1, 2, 4, 8, 13]))] for _ in range(20)]
+    labels = [rng.choice(LABELS) for _ in words]
+    prompts = [build_prompt(w, lab) for w, lab in zip(words, labels)]
+    ref = constrained_decode(model, tok, prompts, words, labels, speculative=False, batch_size=1)
+    return prompts, words, labels, ref
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 16])
+def test_continuous_batching_equals_token_by_token_at_batch_1(backbone, ragged, batch_size):
+    """Rows advance by their own accepted lengths, finished rows are replaced by waiting
+    sentences (20 sentences, ragged lengths, more than a batch): the tags are those of plain
+    token-by-token greedy, one sentence at a time."""
+    model, tok = backbone
+    prompts, words, labels, ref = ragged
+    for speculative in (True, False):
+        got = constrained_decode(model, tok, prompts, words, labels, speculative=speculative, batch_size=batch_size)
+        assert [r.tags for r in got] == [r.tags for r in ref]
+        for a, b in zip(got, ref):
+            assert a.tag_probs == pytest.approx(b.tag_probs, abs=1e-4)
+            assert a.n_tokens == b.n_tokens
+    assert len({len(w) for w in words}) > 4 and any(t != "O" for r in ref for t in r.tags)
+
+
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_speculative_equals_token_by_token_greedy(backbone, batch_size):
     model, tok = backbone
     prompts, words, labels = _sentences(batch_size, 12)
     slow = constrained_decode(model, tok, prompts, words, labels, speculative=False, batch_size=batch_size)
-    fast = constrained_decode(model, tok, prompts, words, labels, speculative=True, batch_size=batch_size)
+    fast = constrained_decode(
+        model, tok, prompts, words, labels, speculative=True, batch_size=batch_size, draft_hints=False
+    )
     assert [r.tags for r in fast] == [r.tags for r in slow]
     for a, b in zip(fast, slow):
         assert a.tag_probs == pytest.approx(b.tag_probs, abs=1e-4)
     # token by token: one pass per target token
     assert all(r.n_passes == r.n_tokens for r in slow)
-    # speculation: a draft tags every word O and copies the forced tokens, so a pass ends only
+    # speculation without hints: a draft tags every word O and copies the forced tokens, so a pass ends only
     # where the model leaves the draft: at a choice inside a word not tagged O. Token by token
     # also pays a pass for every forced token and every O word.
     seq2seq = model.config.is_encoder_decoder

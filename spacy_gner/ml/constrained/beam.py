@@ -34,13 +34,12 @@ def beam(runner: DecoderRunner, programs: List[Program], beam_size: int, limit) 
     passes = [0] * n
     active = list(range(n))
     while active:
-        if runner.cache_len == 0:  # the prefix, once per sentence; rows are repeated after
+        if not any(passes):  # the prompt, once per sentence; rows are repeated after
             feeds = [runner.context_tail(r, []) for r in range(len(active))]
-            keep = [runner.lp - 1]
         else:
             feeds = [h.seq[-1:] for s in active for h in beams[s]]
-            keep = [0]
-        logits = runner.forward(feeds, keep=keep)[:, 0]
+        logits = runner.forward(feeds, [(r, len(f) - 1) for r, f in enumerate(feeds)])
+        runner.commit([len(f) for f in feeds])
         logp = torch.log_softmax(logits, -1)
         for s in active:
             passes[s] += 1

@@ -14,7 +14,7 @@ from .beam import beam
 from .greedy import greedy
 from .program import Program
 from .result import DecodeResult
-from .runner import DecoderRunner
+from .runner import DecoderRunner, SharedPrefix, common_prefix
 from .target import target_ends
 
 
@@ -55,6 +55,8 @@ def constrained_decode(
     eos_token_id: Optional[int] = None,
     draft_window: Optional[int] = None,
     method: Optional[str] = None,
+    share_prefix: bool = True,
+    draft_hints: bool = True,
 ) -> List[DecodeResult]:
     """Copy-constrained GNER decoding of a batch of sentences (see the package docstring).
 
@@ -68,12 +70,20 @@ def constrained_decode(
     max_new_tokens: cap on target tokens per sentence; None (default): no cap, every
         sentence is decoded to its end (the target's length is fixed by its words, at most
         ``Program.budget()`` tokens). Words after a cut get ``O`` (``truncated``, ``W500``).
-    batch_size: sentences per batch (batches are formed from length-sorted inputs).
+    batch_size: sentences decoded together. Greedy: continuous batching (a finished
+        sentence's row is taken by the next waiting one; longest sentences first); beam:
+        batches of length-sorted inputs.
     seq2seq: default: ``model.config.is_encoder_decoder``. leading_space / eos_token_id:
         as in ``encode_target``, which the model must have been trained with.
     draft_window: longest draft in tokens (None: the rest of the sentence).
+    draft_hints: speculative drafts follow the model's own choices read (after the first
+        rejection) in the previous pass, instead of tagging every later word ``O``; the
+        output is the same either way, only the number of passes changes.
     method: ``"greedy"`` or ``"beam"``; default: greedy for ``beam_size=1``, else beam
         (``method="beam"`` with ``beam_size=1`` runs the beam code, which equals greedy).
+    share_prefix: decoder-only: the prompt ids every sentence of the call starts with (the
+        GNER instruction) are encoded once and their key/value cache reused by every row
+        (``runner.SharedPrefix``); the output is the same either way.
     """
     import torch
 
@@ -112,28 +122,39 @@ def constrained_decode(
         i: list(prompt_ids[i]) if prompt_ids is not None else default_prompt_ids(tokenizer, prompts[i], seq2seq)
         for i in todo
     }
-    todo.sort(key=lambda i: (len(ids[i]), len(words_batch[i])))
     counts: Dict[str, int] = {}
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for start in range(0, len(todo), max(1, batch_size)):
-                chunk = todo[start : start + max(1, batch_size)]
-                runner = DecoderRunner(model, seq2seq, [ids[i] for i in chunk], pad)
-                try:
-                    progs = [programs[i] for i in chunk]
-                    if method == "greedy":
-                        out = greedy(
-                            runner, progs, speculative=speculative, window=draft_window,
-                            limit=max_new_tokens, counts=counts,
-                        )
-                    else:
-                        out = beam(runner, progs, beam_size, max_new_tokens)
-                finally:
-                    runner.close()
-                for i, res in zip(chunk, out):
-                    results[i] = res
+            shared = None
+            if not seq2seq and share_prefix and len(todo) > 1:
+                # the instruction every prompt starts with: encoded once for the whole call
+                shared = SharedPrefix(model, common_prefix([ids[i] for i in todo]))
+
+            def new_runner(rows):
+                return DecoderRunner(model, seq2seq, [ids[i] for i in rows], pad, shared)
+
+            if method == "greedy":
+                # longest first: the short ones fill the slots the long ones leave at the end
+                order = sorted(todo, key=lambda i: -(len(ids[i]) + programs[i].budget()))
+                out = greedy(
+                    new_runner, programs, order, batch_size=max(1, batch_size), speculative=speculative,
+                    window=draft_window, limit=max_new_tokens, counts=counts, hints=draft_hints,
+                )
+                for i in todo:
+                    results[i] = out[i]
+            else:
+                todo.sort(key=lambda i: (len(ids[i]), len(words_batch[i])))
+                for start in range(0, len(todo), max(1, batch_size)):
+                    chunk = todo[start : start + max(1, batch_size)]
+                    runner = new_runner(chunk)
+                    try:
+                        out = beam(runner, [programs[i] for i in chunk], beam_size, max_new_tokens)
+                    finally:
+                        runner.close()
+                    for i, res in zip(chunk, out):
+                        results[i] = res
     finally:
         model.train(was_training)
     cut = [i for i in todo if results[i].truncated]

@@ -13,7 +13,9 @@ number of sequential decoder passes falls to about the number of entity words.
 
 ``draft`` writes the guess; ``verify`` turns one pass's decisions into the decoded tokens.
 Plain token-by-token greedy is the special case of an empty draft (``no_draft``): one
-decided token per pass.
+decided token per pass. A pass also reads the model's choices after the first rejection;
+the next draft follows them (``hints``), so a sentence with several entities needs about
+two passes instead of one per entity word.
 """
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -58,16 +60,29 @@ def tag_guess(node: TrieNode, prev: Optional[str], counts: Dict[str, int]) -> Tu
     return best
 
 
-def draft(prog: Program, state: State, counts: Dict[str, int], cap: int) -> Draft:
+def draft(
+    prog: Program, state: State, counts: Dict[str, int], cap: int, hints: Optional[Dict[TrieNode, int]] = None
+) -> Draft:
     """At most ``cap`` tokens from ``state``: forced tokens as they are, every tag ``O`` (or
-    ``tag_guess`` inside a tag already begun), until the end of the target."""
+    ``tag_guess`` inside a tag already begun), until the end of the target. ``hints``: the
+    model's own choice at a trie node in an earlier pass (read after the first rejection,
+    under a slightly wrong prefix), followed where still allowed: later entities are then
+    drafted right instead of costing a pass each."""
     tokens: List[int] = []
     walk = [state]
     st = state
     pending: List[int] = []
     while len(tokens) < cap and st is not DONE:
         if not pending:
-            pending = list(tag_guess(st.node, st.prev, counts)) if is_choice(st) else [prog.allowed(st)[0]]
+            if is_choice(st):
+                hint = hints.get(st.node) if hints else None
+                if hint is not None and hint in prog.allowed(st):
+                    child = st.node.children[hint]
+                    pending = [hint] + list(tag_guess(child, st.prev, counts))
+                else:
+                    pending = list(tag_guess(st.node, st.prev, counts))
+            else:
+                pending = [prog.allowed(st)[0]]
         tok = pending.pop(0)
         tokens.append(tok)
         st, _ = prog.advance(st, tok)
