@@ -229,6 +229,7 @@ def run_ner(args, seed, key):
         epoch += 1
         f = evaluate(nlp, dev)["f"]
         history.append(round(f, 2))
+        log(f"{key}: epoch {epoch} dev F1 {f:.2f}")
         if f > best:
             best, best_epoch, best_bytes = f, epoch, nlp.get_pipe("ner").to_bytes()
     nlp.get_pipe("ner").from_bytes(best_bytes)
@@ -299,7 +300,7 @@ def main():
     ap.add_argument("--data-seed", type=int, default=0, help="the shuffle picking the training subset (all runs)")
     ap.add_argument("--dev", type=int, default=500, help="first N dev sentences, scored after every epoch")
     ap.add_argument("--test", type=int, default=0, help="first N test sentences (0: all 3,453)")
-    ap.add_argument("--lr", type=float, default=1e-3, help="tagger AdamW peak learning rate")
+    ap.add_argument("--lr", type=float, default=3e-3, help="tagger AdamW peak learning rate (3e-3: see README)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-epochs", type=int, default=8, help="tagger epoch cap (cosine decay spans it)")
     ap.add_argument("--ner-max-epochs", type=int, default=50)
