@@ -289,13 +289,15 @@ def stage_table(args):
             continue
         payload = json.loads(target.read_text())
         sets = payload["datasets"]
-        rows = list(sets.items()) + ([("average", payload["average"])] if len(sets) > 1 else [])
+        if len(sets) == 1:  # a zero-shot set: its file is test.txt, name it by its folder
+            rows = [(name, next(iter(sets.values())))]
+        else:
+            rows = list(sets.items()) + [("average", payload["average"])]
         for dname, r in rows:
             docs = r.get("docs", sum(s.get("docs", 0) for s in sets.values()))
-            strict, paper = r["strict"]["f"], r["paper"]["f"]
+            strict, paper = (("-" if r[m]["f"] is None else f"{100 * r[m]['f']:.2f}") for m in ("strict", "paper"))
             speed = f"{docs / payload['wall_s']:.2f}" if dname == rows[-1][0] and "wall_s" in payload else ""
-            print(f"{dname:<16}{decoding:<13}{docs:>6}{100 * (strict or 0):>11.2f}{100 * (paper or 0):>10.2f}"
-                  f"{speed:>8}")
+            print(f"{dname:<16}{decoding:<13}{docs:>6}{strict:>11}{paper:>10}{speed:>8}")
 
 
 def main(argv=None):
