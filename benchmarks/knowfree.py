@@ -9,7 +9,17 @@ on 500-word docs.
 knowfree_spans runs with its default config (band width from the data, sentence-aware)
 plus any --kf-model overrides; ``drop`` (--drop, 0.1) is passed to every model's update.
 
+Regularisation search (part a): ``--drop 0.1,0.2,0.4 --seeds 0,1,2`` trains every model at
+every drop and seed on the same training subset (``--data-seed``); per (size, model) the
+drop with the best mean dev F1 over the seeds is chosen, and its test F1 (at each run's
+best dev epoch) is reported as mean ± sd over the seeds, beside the whole grid.
+``--dataset`` picks the corpus (a ``../shared/data`` folder with train/dev/test: conll2003,
+bc5cdr, AnatEM, ...). ``--results FILE`` appends each finished run as a JSON line and
+skips runs already there, so a long search resumes after a kill.
+
     python benchmarks/knowfree.py [--epochs 40] [--sizes 250,500,1000] [--parts a,b,c] [--quick]
+    python benchmarks/knowfree.py --parts a --dataset bc5cdr --drop 0.1,0.2,0.4 --seeds 0,1,2 \
+        --results /work/runs/knowfree_bc5cdr.jsonl
 """
 
 import argparse
@@ -20,6 +30,7 @@ import sys
 import time
 
 import common
+import runlog
 import spacy
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
@@ -97,6 +108,57 @@ def evaluate(nlp, gold, spans_key=None):
     return 100 * (res["strict"]["f"] or 0.0), words / secs
 
 
+def part_a(args, vocab, drops, seeds, data_seed):
+    """Every (size, model, drop, seed) run; per (size, model) the drop with the best mean
+    dev F1 over the seeds, and its test F1 as mean ± sd over the seeds."""
+    global DROP
+    corpus = DATA / args.dataset
+    train_all = read_docs(vocab, corpus / "train.txt", shuffle=True, seed=data_seed)
+    dev = read_docs(vocab, corpus / "dev.txt")[: args.dev_limit]
+    test = read_docs(vocab, corpus / "test.txt")[: args.test_limit]
+    labels = sorted({e.label_ for d in train_all for e in d.ents})
+    print(
+        f"\n## (a) {args.dataset}, strict test F1 (doc.ents) on the first {len(test)} test sentences, "
+        f"model chosen on the first {len(dev)} dev sentences"
+    )
+    print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'seed':>6}{'dev F1':>8}{'test F1':>9}{'best ep':>8}"
+          f"{'train s':>9}")
+    done = {r["key"]: r for r in runlog.read(args.results)} if args.results else {}
+    runs = []
+    for size in [int(x) for x in args.sizes.split(",") if x]:
+        for kind in args.models.split(","):
+            for drop in drops:
+                for seed in seeds:
+                    key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
+                           f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}")
+                    rec = done.get(key)
+                    if rec is None:
+                        DROP = drop
+                        nlp = make_nlp("ner" if kind == "ner" else "knowfree_flat", labels)
+                        secs, (dev_f, test_f, ep) = train(nlp, train_all[:size], args.epochs, args.batch_size, seed,
+                                                          dev, test)
+                        rec = {"key": key, "size": size, "model": kind, "drop": drop, "seed": seed, "dev_f": dev_f,
+                               "test_f": test_f, "best_epoch": ep, "train_s": round(secs, 1)}
+                        if args.results:
+                            runlog.append(args.results, rec)
+                    runs.append(rec)
+                    print(f"{size:>12}{kind:>10}{drop:>6g}{seed:>6}{rec['dev_f']:>8.2f}{rec['test_f']:>9.2f}"
+                          f"{rec['best_epoch']:>8}{rec['train_s']:>9.0f}", flush=True)
+    if len(drops) == 1 and len(seeds) == 1:
+        return
+    print(f"\n## (a) chosen on dev: per size and model, the drop with the best mean dev F1 over seeds "
+          f"{','.join(map(str, seeds))}; test F1 mean ± sd over those seeds")
+    print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'dev F1':>16}{'test F1':>16}")
+    for size in [int(x) for x in args.sizes.split(",") if x]:
+        for kind in args.models.split(","):
+            by_drop = {d: [r for r in runs if r["size"] == size and r["model"] == kind and r["drop"] == d]
+                       for d in drops}
+            best = max(drops, key=lambda d: sum(r["dev_f"] for r in by_drop[d]) / len(by_drop[d]))
+            rs = by_drop[best]
+            print(f"{size:>12}{kind:>10}{best:>6g}{runlog.mean_sd([r['dev_f'] for r in rs]):>16}"
+                  f"{runlog.mean_sd([r['test_f'] for r in rs]):>16}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=40, help="at most; the best dev epoch is reported")
@@ -111,11 +173,20 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--genia-limit", type=int, default=0, help="use the first N GENIA sentences after the shuffle")
     ap.add_argument("--kf-model", default="", help="knowfree model overrides, e.g. dropout=0.4,hidden_size=200")
-    ap.add_argument("--drop", type=float, default=0.1, help="nlp.update(drop=...) for every model")
+    ap.add_argument("--drop", default="0.1", help="nlp.update(drop=...) for every model; a comma list is "
+                    "searched in part a (chosen on dev per size and model); parts b and c use the first")
+    ap.add_argument("--seeds", default=None, help="part a: comma-separated training seeds (default: --seed)")
+    ap.add_argument("--data-seed", type=int, default=None, help="part a: shuffle picking the training subset "
+                    "(default: --seed)")
+    ap.add_argument("--dataset", default="conll2003", help="part a: corpus folder under the data directory")
+    ap.add_argument("--results", default=None, help="part a: JSONL of finished runs (appended; reruns skip them)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     global DROP
-    DROP = args.drop
+    drops = [float(x) for x in args.drop.split(",") if x]
+    DROP = drops[0]
+    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",") if x]
+    data_seed = args.seed if args.data_seed is None else args.data_seed
     for item in filter(None, args.kf_model.split(",")):
         key, value = item.split("=")
         KF_MODEL[key] = float(value) if "." in value else int(value)
@@ -130,27 +201,12 @@ def main():
     print(
         f"# encoder: spaCy CNN tok2vec (same for all); Adam lr 1e-3, batch {args.batch_size}, up to "
         f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), "
-        f"seed {args.seed}; "
+        f"seed(s) {','.join(map(str, seeds))} (part a; data subset seed {data_seed}), {args.seed} (b, c); "
         f"knowfree model overrides: {KF_MODEL or 'none'}"
     )
     if "a" in parts:
-        conll = DATA / "conll2003"
-        train_all = read_docs(vocab, conll / "train.txt", shuffle=True, seed=args.seed)
-        dev = read_docs(vocab, conll / "dev.txt")[: args.dev_limit]
-        test = read_docs(vocab, conll / "test.txt")[: args.test_limit]
-        labels = sorted({e.label_ for d in train_all for e in d.ents})
-        print(
-            f"\n## (a) CoNLL-2003, strict test F1 (doc.ents) on the first {len(test)} test sentences, "
-            f"model chosen on the first {len(dev)} dev sentences"
-        )
-        print(f"{'train sents':>12}{'model':>10}{'test F1':>9}{'best ep':>8}{'train s':>9}")
-        for size in [int(x) for x in args.sizes.split(",") if x]:
-            for kind in args.models.split(","):
-                nlp = make_nlp("ner" if kind == "ner" else "knowfree_flat", labels)
-                secs, (dev_f, test_f, ep) = train(
-                    nlp, train_all[:size], args.epochs, args.batch_size, args.seed, dev, test
-                )
-                print(f"{size:>12}{kind:>10}{test_f:>9.2f}{ep:>8}{secs:>9.0f}", flush=True)
+        part_a(args, vocab, drops, seeds, data_seed)
+        DROP = drops[0]
     if "b" not in parts and "c" not in parts:
         return
     # (b) GENIA nested

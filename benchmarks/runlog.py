@@ -1,0 +1,64 @@
+"""Resumable long runs for the benchmark scripts: one JSON line per finished run, skipped on rerun.
+
+A run is named by a key that includes every condition it was trained under, so a changed
+condition is a new run, never a silently reused result. ``append`` writes a whole line
+and flushes it to disk; ``finished`` reads the keys already there (a torn last line, from a
+kill mid-write, is ignored). ``save_torch`` writes a checkpoint under a temporary name and
+renames it, so a kill never leaves half a checkpoint.
+"""
+import json
+import os
+import statistics
+from pathlib import Path
+
+
+def read(path):
+    """The records of a results JSONL file (none when it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a kill: that run is redone
+            continue
+    return out
+
+
+def finished(path):
+    return {r["key"] for r in read(path) if "key" in r}
+
+
+def append(path, record):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_torch(obj, path):
+    import torch
+
+    from spacy_gner.util import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def write_json(path, obj):
+    from spacy_gner.util import write_text_atomic
+
+    write_text_atomic(path, json.dumps(obj, indent=1) + "\n")
+
+
+def mean_sd(values):
+    """``"m ± sd"`` (sd over seeds, n-1), ``"m"`` for one value, ``"-"`` for none."""
+    values = list(values)
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"

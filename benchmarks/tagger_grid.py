@@ -1,0 +1,351 @@
+"""unmasked_llm_tagger trained to dev convergence, per unmasking setting and seed, against spaCy's ner.
+
+Resumable grid (hours on CPU): every (model, mask, seed) run trains on the same seeded
+CoNLL-2003 subset, scores a dev subset after every epoch and stops when dev F1 has not
+improved for ``--patience`` epochs (or at the epoch cap); the test F1 reported is that of
+the best dev epoch. Each finished run appends one JSON line to ``OUT/results.jsonl`` and
+a rerun skips it; a tagger run checkpoints its trainable weights (LoRA + head), the
+optimiser, the schedule and the random states to ``OUT/ckpt/<run>/`` every
+``--ckpt-steps`` steps and at each epoch end (best-dev weights kept apart), so a killed
+run resumes where it stopped. The table is printed from whatever has finished
+(``--table`` prints it without training).
+
+Tagger: SmolLM2-135M(-Instruct) + LoRA r=64 a=16 dropout 0.1 on q/v (the component's
+defaults), torch AdamW (no weight decay), cosine decay over the epoch cap, global grad-norm
+clip 1.0, batch ``--batch`` sentences, fp32. Baseline: spaCy ``ner`` (its default model,
+CNN tok2vec), spaCy's default optimiser (Adam lr 1e-3, L2 0.01 as weight decay, clip 1.0),
+dropout 0.1, the same sentences, batch, dev subset, patience rule and test set; its epoch
+cap is higher (``--ner-max-epochs``) as its epochs cost seconds.
+
+    python benchmarks/tagger_grid.py [--out DIR] [--masks 0000,1111,0110,0011] [--seeds 0,1,2]
+        [--train 1000] [--dev 500] [--test 0] [--lr 1e-3] [--max-epochs 8] [--patience 2] [--table]
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import common
+import runlog
+
+DATA = common.DATA / "conll2003"
+TOOLS = common.DATA.parent / "tools" / "get_small_models.py"
+
+
+def find_model(path):
+    if path:
+        return path
+    if not TOOLS.exists():
+        sys.exit(f"no --model given and {TOOLS} not found")
+    out = subprocess.run([sys.executable, str(TOOLS)], check=True, capture_output=True, text=True).stdout.split()
+    return next(p for p in out if "smollm" in p.lower())
+
+
+def run_key(args, kind, variant, seed):
+    cap = args.max_epochs if kind == "tagger" else args.ner_max_epochs
+    lr = args.lr if kind == "tagger" else 1e-3
+    return (
+        f"{kind}-{variant}-seed{seed}-train{args.train}-dataseed{args.data_seed}-dev{args.dev}-test{args.test}"
+        f"-lr{lr:g}-ep{cap}-pat{args.patience}-b{args.batch}"
+    )
+
+
+def planned_runs(args):
+    """Baselines first (minutes), then the tagger seed by seed, so that partial results
+    cover every mask at seed 0 before any mask gets a second seed."""
+    runs = []
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    if args.baseline:
+        runs += [("ner", "default", s) for s in seeds]
+    for s in seeds:
+        runs += [("tagger", m, s) for m in args.masks.split(",") if m]
+    return runs
+
+
+def load_data(vocab, args):
+    from spacy_gner.corpora import read_docs
+
+    train = read_docs(vocab, DATA / "train.txt", shuffle=True, seed=args.data_seed, limit=args.train)
+    dev = read_docs(vocab, DATA / "dev.txt", limit=args.dev)
+    test = read_docs(vocab, DATA / "test.txt", limit=args.test)
+    return train, dev, test
+
+
+def evaluate(nlp, gold, batch_size=64):
+    from spacy_gner.scoring import score_docs
+
+    preds = list(nlp.pipe((nlp.make_doc(d.text) for d in gold), batch_size=batch_size))
+    res = score_docs(preds, gold, modes=["strict"])["strict"]
+    return {k: 100 * (res[k] or 0.0) for k in "prf"}
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_tagger(args, mask, seed, key):
+    import spacy
+    import torch
+    from spacy.training import Example
+    from thinc.api import fix_random_seed
+
+    ckdir = Path(args.out) / "ckpt" / key
+    fix_random_seed(seed)
+    torch.manual_seed(seed)
+    nlp = spacy.blank("en")
+    model = {"name": args.model, "unmask": mask, "attn_implementation": "sdpa", "device": "cpu"}
+    nlp.add_pipe("unmasked_llm_tagger", config={"model": model})
+    train, dev, test = load_data(nlp.vocab, args)
+    egs = [Example(nlp.make_doc(d.text), d) for d in train]
+    nlp.initialize(lambda: egs)
+    pipe = nlp.get_pipe("unmasked_llm_tagger")
+    net = pipe.net
+    named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    per_epoch = math.ceil(len(egs) / args.batch)
+    total = args.max_epochs * per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    rng = random.Random(seed)
+    state = {"epoch": 0, "pos": 0, "order": None, "history": [], "best_f": -1.0, "best_epoch": 0,
+             "train_s": 0.0, "epoch_s": [], "epoch_cpu_s": [], "step": 0}
+
+    def weights():
+        return {n: p.detach().clone() for n, p in named}
+
+    def load_weights(w):
+        with torch.no_grad():
+            for n, p in named:
+                p.copy_(w[n])
+
+    def checkpoint():
+        runlog.save_torch(
+            {"weights": weights(), "opt": opt.state_dict(), "sched": sched.state_dict(), "state": state,
+             "rng": rng.getstate(), "torch_rng": torch.get_rng_state()},
+            ckdir / "last.pt",
+        )
+        runlog.write_json(ckdir / "state.json", {k: v for k, v in state.items() if k != "order"})
+
+    if (ckdir / "last.pt").exists():
+        ck = torch.load(ckdir / "last.pt", weights_only=False)
+        load_weights(ck["weights"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        state = ck["state"]
+        rng.setstate(ck["rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        log(f"{key}: resumed at epoch {state['epoch'] + 1}, step {state['pos']}/{per_epoch}")
+
+    def stop():
+        return state["epoch"] >= args.max_epochs or state["epoch"] - state["best_epoch"] >= args.patience
+
+    while not stop():
+        if state["order"] is None:
+            state["order"] = list(range(len(egs)))
+            rng.shuffle(state["order"])
+            state["pos"] = 0
+        start, cpu_start = time.perf_counter(), time.process_time()
+        losses = []
+
+        def clock():  # this epoch's wall and CPU seconds so far, kept across a resume
+            nonlocal start, cpu_start
+            state["cur_wall"] = state.get("cur_wall", 0.0) + time.perf_counter() - start
+            state["cur_cpu"] = state.get("cur_cpu", 0.0) + time.process_time() - cpu_start
+            start, cpu_start = time.perf_counter(), time.process_time()
+
+        while state["pos"] < per_epoch:
+            idx = state["order"][state["pos"] * args.batch : (state["pos"] + 1) * args.batch]
+            loss = pipe.update([egs[i] for i in idx], sgd=None)[pipe.name]
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss)
+            state["pos"] += 1
+            state["step"] += 1
+            if state["pos"] % 10 == 0:
+                log(f"{key}: epoch {state['epoch'] + 1} step {state['pos']}/{per_epoch} "
+                    f"loss {sum(losses[-10:]) / len(losses[-10:]):.4f} "
+                    f"({state.get('cur_cpu', 0.0) + time.process_time() - cpu_start:.0f} CPU s this epoch)")
+            if state["pos"] % args.ckpt_steps == 0 and state["pos"] < per_epoch:
+                clock()
+                checkpoint()
+        clock()
+        epoch_wall, epoch_cpu = state.pop("cur_wall"), state.pop("cur_cpu")
+        state["train_s"] += epoch_wall
+        t0 = time.perf_counter()
+        f = evaluate(nlp, dev)["f"]
+        dev_s = time.perf_counter() - t0
+        state["epoch"] += 1
+        state["order"] = None
+        state["history"].append(round(f, 2))
+        state["epoch_s"].append(round(epoch_wall, 1))
+        state["epoch_cpu_s"].append(round(epoch_cpu, 1))
+        log(f"{key}: epoch {state['epoch']} dev F1 {f:.2f}, epoch {epoch_cpu:.0f} CPU s / {epoch_wall:.0f} wall s "
+            f"(dev scoring {dev_s:.0f} wall s)")
+        if f > state["best_f"]:
+            state["best_f"], state["best_epoch"] = f, state["epoch"]
+            runlog.save_torch(weights(), ckdir / "best.pt")
+        checkpoint()
+    load_weights(torch.load(ckdir / "best.pt", weights_only=False))
+    t0 = time.perf_counter()
+    scores = evaluate(nlp, test)
+    n_tokens = sum(len(d) for d in test)
+    return {
+        **scores, "best_epoch": state["best_epoch"], "epochs": state["epoch"], "dev_history": state["history"],
+        "epoch_cpu_s": state["epoch_cpu_s"],
+        "train_s": round(state["train_s"], 1), "test_words_per_s": round(n_tokens / (time.perf_counter() - t0), 1),
+        "stopped": "patience" if state["epoch"] - state["best_epoch"] >= args.patience else "cap",
+    }
+
+
+def run_ner(args, seed, key):
+    import spacy
+    from spacy.training import Example
+    from thinc.api import Adam, fix_random_seed
+
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    train, dev, test = load_data(nlp.vocab, args)
+    egs = [Example(nlp.make_doc(d.text), d) for d in train]
+    opt = Adam(0.001, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0, use_averages=False)
+    nlp.initialize(lambda: egs, sgd=opt)
+    rng = random.Random(seed)
+    history, best, best_epoch, train_s, epoch = [], -1.0, 0, 0.0, 0
+    best_bytes = None
+    while epoch < args.ner_max_epochs and epoch - best_epoch < args.patience:
+        rng.shuffle(egs)
+        start = time.perf_counter()
+        for i in range(0, len(egs), args.batch):
+            nlp.update(egs[i : i + args.batch], sgd=opt, drop=0.1)
+        train_s += time.perf_counter() - start
+        epoch += 1
+        f = evaluate(nlp, dev)["f"]
+        history.append(round(f, 2))
+        log(f"{key}: epoch {epoch} dev F1 {f:.2f}")
+        if f > best:
+            best, best_epoch, best_bytes = f, epoch, nlp.get_pipe("ner").to_bytes()
+    nlp.get_pipe("ner").from_bytes(best_bytes)
+    t0 = time.perf_counter()
+    scores = evaluate(nlp, test)
+    n_tokens = sum(len(d) for d in test)
+    return {
+        **scores, "best_epoch": best_epoch, "epochs": epoch, "dev_history": history, "train_s": round(train_s, 1),
+        "test_words_per_s": round(n_tokens / (time.perf_counter() - t0), 1),
+        "stopped": "patience" if epoch - best_epoch >= args.patience else "cap",
+    }
+
+
+def worker(args):
+    kind, variant, seed = args.worker.split(":")
+    seed = int(seed)
+    key = run_key(args, kind, variant, seed)
+    if key in runlog.finished(Path(args.out) / "results.jsonl"):
+        return
+    import torch
+
+    start = time.time()
+    res = run_tagger(args, variant, seed, key) if kind == "tagger" else run_ner(args, seed, key)
+    record = {"key": key, "kind": kind, "variant": variant, "seed": seed, **res,
+              "wall_s": round(time.time() - start, 1), "threads": torch.get_num_threads(),
+              "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    runlog.append(Path(args.out) / "results.jsonl", record)
+    log(f"{key}: test F1 {res['f']:.2f} (best epoch {res['best_epoch']} of {res['epochs']})")
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def table(args):
+    keys = {run_key(args, k, v, s): (k, v, s) for k, v, s in planned_runs(args)}
+    done = [r for r in runlog.read(Path(args.out) / "results.jsonl") if r.get("key") in keys]
+    print(f"{'model':>8}{'mask':>9}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
+          f"{'epochs':>8}{'s/epoch':>9}{'dev F1 (best)':>15}")
+    groups = {}
+    for kind, variant, _ in planned_runs(args):
+        groups.setdefault((kind, variant), [])
+    for r in done:
+        groups[(r["kind"], r["variant"])].append(r)
+    for (kind, variant), rs in groups.items():
+        s_ep = [r["train_s"] / r["epochs"] for r in rs]
+        print(f"{kind:>8}{variant:>9}{len(rs):>7}{runlog.mean_sd([r['f'] for r in rs]):>16}"
+              f"{mean([r['p'] for r in rs]):>8.2f}{mean([r['r'] for r in rs]):>8.2f}"
+              f"{','.join(str(r['best_epoch']) for r in rs) or '-':>10}"
+              f"{','.join(str(r['epochs']) for r in rs) or '-':>8}"
+              f"{mean(s_ep):>9.0f}"
+              f"{runlog.mean_sd([max(r['dev_history']) for r in rs]):>15}")
+    for key, (kind, variant, seed) in keys.items():
+        state = Path(args.out) / "ckpt" / key / "state.json"
+        if key not in {r["key"] for r in done} and state.exists():
+            st = json.loads(state.read_text())
+            print(f"# in progress: {kind} {variant} seed {seed}: {st['epoch']} epoch(s) + {st['pos']} steps done, "
+                  f"dev F1 per epoch {st['history']}, CPU s per epoch {st.get('epoch_cpu_s')}")
+    print(f"# finished {len(done)} of {len(keys)} runs; results in {Path(args.out) / 'results.jsonl'}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="/work/runs/issue21/tagger", help="results.jsonl and ckpt/ (persistent)")
+    ap.add_argument("--masks", default="0000,1111,0110,0011")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--train", type=int, default=1000, help="CoNLL-2003 train sentences after a seeded shuffle")
+    ap.add_argument("--data-seed", type=int, default=0, help="the shuffle picking the training subset (all runs)")
+    ap.add_argument("--dev", type=int, default=500, help="first N dev sentences, scored after every epoch")
+    ap.add_argument("--test", type=int, default=0, help="first N test sentences (0: all 3,453)")
+    ap.add_argument("--lr", type=float, default=3e-3, help="tagger AdamW peak learning rate (3e-3: see README)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--max-epochs", type=int, default=8, help="tagger epoch cap (cosine decay spans it)")
+    ap.add_argument("--ner-max-epochs", type=int, default=50)
+    ap.add_argument("--patience", type=int, default=2, help="stop after N epochs without a better dev F1")
+    ap.add_argument("--ckpt-steps", type=int, default=20, help="tagger checkpoint every N steps within an epoch")
+    ap.add_argument("--no-baseline", dest="baseline", action="store_false")
+    ap.add_argument("--model", default=None, help="SmolLM2-135M directory (default: get_small_models.py)")
+    ap.add_argument("--table", action="store_true", help="print the table of finished runs and exit")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
+    results = Path(args.out) / "results.jsonl"
+    if not args.table:
+        args.model = find_model(args.model)
+    import torch
+
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()}, {os.cpu_count()} cores (shared), CPU fp32, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch {torch.__version__}")
+    print(f"# CoNLL-2003: {args.train} train sentences (shuffle seed {args.data_seed}, the same for every run), "
+          f"dev = first {args.dev} dev sentences after every epoch, test = "
+          f"{'all' if not args.test else f'first {args.test}'} test sentences at the best dev epoch; strict F1")
+    print(f"# stop: {args.patience} epochs without a better dev F1, or the cap; batch {args.batch} sentences; "
+          f"seeds {args.seeds} (init, dropout, order)")
+    print(f"# tagger: SmolLM2-135M ({args.model}) + LoRA r=64 a=16 q/v, AdamW lr {args.lr:g} cosine over "
+          f"{args.max_epochs} epochs, clip 1.0")
+    print(f"# ner: spaCy default model, Adam lr 1e-3 L2 0.01 clip 1.0, drop 0.1, cap {args.ner_max_epochs} epochs")
+    if not args.table:
+        todo = [r for r in planned_runs(args) if run_key(args, *r) not in runlog.finished(results)]
+        log(f"{len(todo)} runs to do")
+        failed = 0
+        for kind, variant, seed in todo:
+            cmd = [sys.executable, __file__, "--worker", f"{kind}:{variant}:{seed}"] + [
+                a for a in sys.argv[1:] if a != "--table"
+            ]
+            if "--model" not in cmd:
+                cmd += ["--model", args.model]
+            rc = subprocess.run(cmd).returncode
+            if rc:
+                failed += 1
+                log(f"{kind} {variant} seed {seed}: worker exited {rc}; rerun to resume it")
+    table(args)
+    if not args.table and failed:
+        sys.exit(1)  # a wrapper loop reruns (finished runs are skipped, a partial one resumes)
+
+
+if __name__ == "__main__":
+    main()
