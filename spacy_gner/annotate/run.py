@@ -88,7 +88,8 @@ def annotate(
 ) -> Dict[str, Any]:
     """Annotate every document of ``input`` into shards under ``output``; returns the
     totals ``{"docs_in", "annotated", "errors", "resumed", "shards"}``. Every user error
-    is an ``AnnotateError`` raised before any document is processed."""
+    is an ``AnnotateError`` raised before any document is processed. ``progress=False``
+    silences the progress bar, which is otherwise shown when stderr is a terminal."""
     if engine not in ENGINES:
         raise AnnotateError(Errors.E075.format(option="--engine", value=engine, choices=", ".join(ENGINES)))
     if fmt not in OUTPUT_FORMATS:
