@@ -12,9 +12,10 @@ Each module can be read on its own, in this order:
   whole-string tokenization, one unit ``word(tag)`` per word);
 * ``program``: a token trie per word over its candidate units, and one sentence's state
   machine (named states);
-* ``runner``: decoder passes with a shared, croppable KV cache (the only model calls);
+* ``runner``: decoder passes (the only model calls): each row keeps its own cached length,
+  rows leave and join between passes, the instruction's KV cache is shared (``SharedPrefix``);
 * ``speculative``: draft the rest of the target and verify it in one pass;
-* ``greedy``: token-level greedy, literal or by speculative verification;
+* ``greedy``: token-level greedy, literal or by speculative verification, continuous batching;
 * ``beam``: token-level beam search;
 * ``result``: ``DecodeResult`` and the confidence figures;
 * ``decode``: ``constrained_decode``, which builds the programs and runs greedy or beam.

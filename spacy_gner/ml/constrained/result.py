@@ -21,7 +21,8 @@ class DecodeResult:
     allowed tags (nan for words cut off by ``max_new_tokens``). entities: ``(start, end,
     label, prob)``, ``end`` exclusive. n_passes: sequential decoder passes this sentence
     took part in (the encoder pass of seq2seq models not counted; a decoder-only model's
-    prompt is processed inside its first pass). n_tokens: target tokens decided.
+    prompt is processed inside its first pass, the prompts' shared instruction once per call,
+    not counted). n_tokens: target tokens decided.
     score: sum of the target tokens' log-probabilities (beam search only, else None).
     truncated: ``max_new_tokens`` was reached before the end.
     """
