@@ -9,12 +9,12 @@ import random
 import pytest
 import spacy
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from spacy_gner.ml.constrained import constrained_decode, encode_target, target_segments
 from spacy_gner.ml.constrained.decode import build_programs
 from spacy_gner.ml.constrained.program import is_choice
 from spacy_gner.ml.constrained.target import target_ends
+from spacy_gner.ml.hf import load_lm, load_tokenizer
 from spacy_gner.schema import bio_to_spans, is_valid_bio
 from spacy_gner.schema.prompt import build_prompt, build_target
 
@@ -23,12 +23,8 @@ LABELS = [["per", "loc"], ["sports team", "org-x", "per"], ["a"]]
 
 
 def _load(path):
-    tok = AutoTokenizer.from_pretrained(path)
-    try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(path)
-    except ValueError:
-        model = AutoModelForCausalLM.from_pretrained(path)
-    return model.eval(), tok
+    """The backbone as the component loads it (seq2seq or causal LM, by its config)."""
+    return load_lm(path, local_only=True).eval(), load_tokenizer(path, local_only=True)
 
 
 def _sentences(seed, n):

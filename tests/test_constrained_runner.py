@@ -10,20 +10,16 @@ import random
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from spacy_gner.ml.constrained import constrained_decode
 from spacy_gner.ml.constrained.runner import DecoderRunner, SharedPrefix, common_prefix
+from spacy_gner.ml.hf import load_lm, load_tokenizer
 from spacy_gner.schema.prompt import build_prompt
 
 
 def _load(path):
-    tok = AutoTokenizer.from_pretrained(path)
-    try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(path)
-    except ValueError:
-        model = AutoModelForCausalLM.from_pretrained(path)
-    return model.eval(), tok
+    """The backbone as the component loads it (seq2seq or causal LM, by its config)."""
+    return load_lm(path, local_only=True).eval(), load_tokenizer(path, local_only=True)
 
 
 @pytest.fixture(scope="module", params=["tiny_t5_dir", "tiny_llama_dir"])

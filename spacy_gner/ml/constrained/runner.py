@@ -182,26 +182,17 @@ class DecoderRunner:
         mask = torch.cat([prefix, self.region.long(), fed.long()], 1)
         try:
             if self.seq2seq:
-                out = self.model(
+                inputs = dict(
                     encoder_outputs=self.enc_out,
                     attention_mask=self.enc_mask,
                     decoder_input_ids=ids,
                     decoder_attention_mask=mask,
-                    past_key_values=self.cache,
-                    use_cache=True,
-                    return_dict=True,
                 )
             else:
                 hist = torch.tensor(self.hist, dtype=torch.long, device=self.device)
                 pos_ids = self.p + hist[:, None] + torch.arange(width, device=self.device)[None, :]
-                out = self.model(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    position_ids=pos_ids,
-                    past_key_values=self.cache,
-                    use_cache=True,
-                    return_dict=True,
-                )
+                inputs = dict(input_ids=ids, attention_mask=mask, position_ids=pos_ids)
+            out = self.model(**inputs, past_key_values=self.cache, use_cache=True, return_dict=True)
         finally:
             self._pick = None
         self.cache = out.past_key_values
