@@ -327,7 +327,8 @@ def main():
           f"{'all' if not args.test else f'first {args.test}'} test sentences at the best dev epoch; strict F1")
     print(f"# stop: {args.patience} epochs without a better dev F1, or the cap; batch {args.batch} sentences; "
           f"seeds {args.seeds} (init, dropout, order)")
-    print(f"# tagger: SmolLM2-135M{f' ({args.model})' if args.model else ''} + LoRA r=64 a=16 q/v, AdamW lr {args.lr:g} cosine over "
+    where = f" ({args.model})" if args.model else ""
+    print(f"# tagger: SmolLM2-135M{where} + LoRA r=64 a=16 q/v, AdamW lr {args.lr:g} cosine over "
           f"{args.max_epochs} epochs, clip 1.0")
     print(f"# ner: spaCy default model, Adam lr 1e-3 L2 0.01 clip 1.0, drop 0.1, cap {args.ner_max_epochs} epochs")
     if not args.table:
