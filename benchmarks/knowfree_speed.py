@@ -229,6 +229,8 @@ def run_one(args, dataset, kind, seed):
         cache = Path(args.cache) / f"{tag}.json"
         if cache.exists():
             return json.loads(cache.read_text())
+        if args.cached_only:
+            return None
     cmd = [sys.executable, __file__, "--worker", kind, "--dataset", dataset, "--seed", str(seed)]
     for opt in ("train", "dev", "test", "epochs", "patience", "batch_size", "drop", "threads", "passes", "kf_model"):
         cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
@@ -270,6 +272,7 @@ def main():
         help="directory of finished runs (JSON): reused, so seeds can run "
         "in parallel processes and a last call prints them all together",
     )
+    ap.add_argument("--cached-only", action="store_true", help="with --cache: print the finished runs, start none")
     ap.add_argument("--kf-model", default="", help="knowfree model overrides, e.g. hidden_size=100,width_embedding=100")
     ap.add_argument("--thread-table", action="store_true", help="torch threads vs n_process for knowfree inference")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
@@ -333,6 +336,9 @@ def main():
         for dataset in datasets:
             for kind in models:
                 r = run_one(args, dataset, kind, seed)
+                if r is None:  # --cached-only and not run yet
+                    continue
+                r = {**r, "seed": seed}
                 results.setdefault(dataset, {}).setdefault(kind, []).append(r)
                 dev_part = ""
                 if r.get("dev_f1") is not None:
@@ -345,23 +351,25 @@ def main():
                 )
         print(f"\n### after {n_done} seed(s)")
         for dataset in datasets:
-            summarise(dataset, results[dataset])
+            if dataset in results:
+                summarise(dataset, results[dataset])
 
 
 def summarise(dataset, results):
     print(
-        f"\n| {dataset} | dev F1 (best epoch) | test F1 | best epoch | training step (s) | inference words/s | "
+        f"\n| {dataset} | seeds | dev F1 (best epoch) | test F1 | best epoch | training step (s) | inference words/s | "
         "peak RSS MB (growth) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for kind, rs in results.items():
 
         def col(k, rs=rs):
             return [r[k] for r in rs]
 
+        seeds = ",".join(str(r["seed"]) for r in rs)
         dev = mean_sd(col("dev_f1")) if all(r.get("dev_f1") is not None for r in rs) else "-"
         print(
-            f"| {kind} | {dev} | {mean_sd(col('f1'))} | {mean_sd(col('best_epoch'), '{:.1f}')} | "
+            f"| {kind} | {seeds} | {dev} | {mean_sd(col('f1'))} | {mean_sd(col('best_epoch'), '{:.1f}')} | "
             f"{mean_sd(col('step_s'), '{:.3f}')} | {mean_sd(col('wps'), '{:.0f}')} | "
             f"{statistics.mean(col('rss_mb')):.0f} ({statistics.mean(col('rss_growth_mb')):.0f}) |"
         )
@@ -394,7 +402,7 @@ def summarise(dataset, results):
             diff = kf["f1"] - full["f1"]
             paired = paired_diff(results["knowfree"], results["knowfree_full"], "f1")
             print(
-                f"  knowfree default - full L×L test F1: {diff:+.2f} (per seed {paired}; target within 0.3: "
+                f"  knowfree default - full L×L test F1: {diff:+.2f} (paired: {paired}; target within 0.3: "
                 f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}); speed-up over full: "
                 f"inference {kf['wps'] / full['wps']:.2f}x, training step {full['step_s'] / kf['step_s']:.2f}x"
             )
@@ -402,8 +410,10 @@ def summarise(dataset, results):
 
 
 def paired_diff(a, b, key):
-    """Per-seed differences a - b (runs in seed order), as mean ± sd."""
-    return mean_sd([x[key] - y[key] for x, y in zip(a, b)])
+    """Differences a - b over the seeds both rows ran, as mean ± sd (and how many seeds)."""
+    other = {r["seed"]: r for r in b}
+    diffs = [r[key] - other[r["seed"]][key] for r in a if r["seed"] in other]
+    return f"{mean_sd(diffs)} (n={len(diffs)})" if diffs else "no common seed"
 
 
 def head_search(results):
@@ -427,7 +437,7 @@ def head_search(results):
             step = statistics.mean(r["step_s"] for r in rs) / statistics.mean(r["step_s"] for r in ts)
             wps = statistics.mean(r["wps"] for r in rs) / statistics.mean(r["wps"] for r in ts)
             print(
-                f"    {kind} (hidden_size {size[kind]}): dev F1 {paired_diff(rs, ts, 'dev_f1')} per seed, "
+                f"    {kind} (hidden_size {size[kind]}): dev F1 {paired_diff(rs, ts, 'dev_f1')}, "
                 f"test F1 {paired_diff(rs, ts, 'f1')}; training step {step:.2f}x, words/s {wps:.2f}x"
             )
 
