@@ -373,40 +373,59 @@ def summarise(dataset, results):
             f"{mean_sd(col('step_s'), '{:.3f}')} | {mean_sd(col('wps'), '{:.0f}')} | "
             f"{statistics.mean(col('rss_mb')):.0f} ({statistics.mean(col('rss_growth_mb')):.0f}) |"
         )
-    m = {k: {key: statistics.mean(r[key] for r in rs) for key in ("f1", "step_s", "wps")} for k, rs in results.items()}
     head_search(results)
-    if "knowfree" in m:
-        kf = m["knowfree"]
-        print()
-        if "spancat" in m:
-            ratio = kf["wps"] / m["spancat"]["wps"]
+    if "knowfree" not in results:
+        sys.stdout.flush()
+        return
+    print("\n  (comparisons over the seeds both rows ran)")
+    for other in ("spancat", "ner", "knowfree_full"):
+        if other not in results:
+            continue
+        kf, ot, seeds = common_means(results["knowfree"], results[other])
+        if not seeds:
+            continue
+        where = f"seeds {','.join(map(str, seeds))}"
+        if other == "spancat":
+            ratio = kf["wps"] / ot["wps"]
             print(
                 f"  knowfree inference / spancat's words/s: {ratio:.2f}x (target >= 0.5: "
-                f"{'met' if ratio >= 0.5 else 'NOT met'})"
+                f"{'met' if ratio >= 0.5 else 'NOT met'}; {where})"
             )
-        if "ner" in m:
-            ratio = kf["step_s"] / m["ner"]["step_s"]
-            print(f"  knowfree training step / ner's: {ratio:.2f}x (target <= 3: {'met' if ratio <= 3 else 'NOT met'})")
-            gain = kf["f1"] - m["ner"]["f1"]
+        elif other == "ner":
+            ratio = kf["step_s"] / ot["step_s"]
             print(
-                f"  knowfree F1 - ner F1: {gain:+.2f}; per F1 point over ner: "
+                f"  knowfree training step / ner's: {ratio:.2f}x (target <= 3: {'met' if ratio <= 3 else 'NOT met'}; "
+                f"{where})"
+            )
+            gain = kf["f1"] - ot["f1"]
+            print(
+                f"  knowfree F1 - ner F1: {gain:+.2f} ({where}); per F1 point over ner: "
                 + (
-                    f"+{100 * (kf['step_s'] / m['ner']['step_s'] - 1) / gain:.0f}% of ner's training time and "
-                    f"+{100 * (m['ner']['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
+                    f"+{100 * (kf['step_s'] / ot['step_s'] - 1) / gain:.0f}% of ner's training time and "
+                    f"+{100 * (ot['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
                     if gain > 0
                     else "no gain to pay for"
                 )
             )
-        if "knowfree_full" in m:
-            full = m["knowfree_full"]
-            diff = kf["f1"] - full["f1"]
-            paired = paired_diff(results["knowfree"], results["knowfree_full"], "f1")
+        else:
+            diff = kf["f1"] - ot["f1"]
             print(
-                f"  knowfree default - full L×L test F1: {diff:+.2f} (paired: {paired}; target within 0.3: "
-                f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}); speed-up over full: "
-                f"inference {kf['wps'] / full['wps']:.2f}x, training step {full['step_s'] / kf['step_s']:.2f}x"
+                f"  knowfree default - full L×L test F1: {diff:+.2f} (target within 0.3: "
+                f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}; {where}); speed-up over full: "
+                f"inference {kf['wps'] / ot['wps']:.2f}x, training step {ot['step_s'] / kf['step_s']:.2f}x"
             )
     sys.stdout.flush()
+
+
+def common_means(a, b):
+    """Means of f1, step_s and wps of two rows over the seeds both ran, and those seeds."""
+    seeds = sorted({r["seed"] for r in a} & {r["seed"] for r in b})
+
+    def means(rs):
+        rs = [r for r in rs if r["seed"] in seeds]
+        return {key: statistics.mean(r[key] for r in rs) for key in ("f1", "step_s", "wps")}
+
+    return (means(a), means(b), seeds) if seeds else (None, None, [])
 
 
 def paired_diff(a, b, key):
