@@ -229,6 +229,8 @@ def run_one(args, dataset, kind, seed):
         cache = Path(args.cache) / f"{tag}.json"
         if cache.exists():
             return json.loads(cache.read_text())
+        if args.cached_only:
+            return None
     cmd = [sys.executable, __file__, "--worker", kind, "--dataset", dataset, "--seed", str(seed)]
     for opt in ("train", "dev", "test", "epochs", "patience", "batch_size", "drop", "threads", "passes", "kf_model"):
         cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
@@ -270,6 +272,7 @@ def main():
         help="directory of finished runs (JSON): reused, so seeds can run "
         "in parallel processes and a last call prints them all together",
     )
+    ap.add_argument("--cached-only", action="store_true", help="with --cache: print the finished runs, start none")
     ap.add_argument("--kf-model", default="", help="knowfree model overrides, e.g. hidden_size=100,width_embedding=100")
     ap.add_argument("--thread-table", action="store_true", help="torch threads vs n_process for knowfree inference")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
@@ -333,6 +336,9 @@ def main():
         for dataset in datasets:
             for kind in models:
                 r = run_one(args, dataset, kind, seed)
+                if r is None:  # --cached-only and not run yet
+                    continue
+                r = {**r, "seed": seed}
                 results.setdefault(dataset, {}).setdefault(kind, []).append(r)
                 dev_part = ""
                 if r.get("dev_f1") is not None:
@@ -345,65 +351,88 @@ def main():
                 )
         print(f"\n### after {n_done} seed(s)")
         for dataset in datasets:
-            summarise(dataset, results[dataset])
+            if dataset in results:
+                summarise(dataset, results[dataset])
 
 
 def summarise(dataset, results):
     print(
-        f"\n| {dataset} | dev F1 (best epoch) | test F1 | best epoch | training step (s) | inference words/s | "
+        f"\n| {dataset} | seeds | dev F1 (best epoch) | test F1 | best epoch | training step (s) | inference words/s | "
         "peak RSS MB (growth) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for kind, rs in results.items():
 
         def col(k, rs=rs):
             return [r[k] for r in rs]
 
+        seeds = ",".join(str(r["seed"]) for r in rs)
         dev = mean_sd(col("dev_f1")) if all(r.get("dev_f1") is not None for r in rs) else "-"
         print(
-            f"| {kind} | {dev} | {mean_sd(col('f1'))} | {mean_sd(col('best_epoch'), '{:.1f}')} | "
+            f"| {kind} | {seeds} | {dev} | {mean_sd(col('f1'))} | {mean_sd(col('best_epoch'), '{:.1f}')} | "
             f"{mean_sd(col('step_s'), '{:.3f}')} | {mean_sd(col('wps'), '{:.0f}')} | "
             f"{statistics.mean(col('rss_mb')):.0f} ({statistics.mean(col('rss_growth_mb')):.0f}) |"
         )
-    m = {k: {key: statistics.mean(r[key] for r in rs) for key in ("f1", "step_s", "wps")} for k, rs in results.items()}
     head_search(results)
-    if "knowfree" in m:
-        kf = m["knowfree"]
-        print()
-        if "spancat" in m:
-            ratio = kf["wps"] / m["spancat"]["wps"]
+    if "knowfree" not in results:
+        sys.stdout.flush()
+        return
+    print("\n  (comparisons over the seeds both rows ran)")
+    for other in ("spancat", "ner", "knowfree_full"):
+        if other not in results:
+            continue
+        kf, ot, seeds = common_means(results["knowfree"], results[other])
+        if not seeds:
+            continue
+        where = f"seeds {','.join(map(str, seeds))}"
+        if other == "spancat":
+            ratio = kf["wps"] / ot["wps"]
             print(
                 f"  knowfree inference / spancat's words/s: {ratio:.2f}x (target >= 0.5: "
-                f"{'met' if ratio >= 0.5 else 'NOT met'})"
+                f"{'met' if ratio >= 0.5 else 'NOT met'}; {where})"
             )
-        if "ner" in m:
-            ratio = kf["step_s"] / m["ner"]["step_s"]
-            print(f"  knowfree training step / ner's: {ratio:.2f}x (target <= 3: {'met' if ratio <= 3 else 'NOT met'})")
-            gain = kf["f1"] - m["ner"]["f1"]
+        elif other == "ner":
+            ratio = kf["step_s"] / ot["step_s"]
             print(
-                f"  knowfree F1 - ner F1: {gain:+.2f}; per F1 point over ner: "
+                f"  knowfree training step / ner's: {ratio:.2f}x (target <= 3: {'met' if ratio <= 3 else 'NOT met'}; "
+                f"{where})"
+            )
+            gain = kf["f1"] - ot["f1"]
+            print(
+                f"  knowfree F1 - ner F1: {gain:+.2f} ({where}); per F1 point over ner: "
                 + (
-                    f"+{100 * (kf['step_s'] / m['ner']['step_s'] - 1) / gain:.0f}% of ner's training time and "
-                    f"+{100 * (m['ner']['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
+                    f"+{100 * (kf['step_s'] / ot['step_s'] - 1) / gain:.0f}% of ner's training time and "
+                    f"+{100 * (ot['wps'] / kf['wps'] - 1) / gain:.0f}% of ner's inference time"
                     if gain > 0
                     else "no gain to pay for"
                 )
             )
-        if "knowfree_full" in m:
-            full = m["knowfree_full"]
-            diff = kf["f1"] - full["f1"]
-            paired = paired_diff(results["knowfree"], results["knowfree_full"], "f1")
+        else:
+            diff = kf["f1"] - ot["f1"]
             print(
-                f"  knowfree default - full L×L test F1: {diff:+.2f} (per seed {paired}; target within 0.3: "
-                f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}); speed-up over full: "
-                f"inference {kf['wps'] / full['wps']:.2f}x, training step {full['step_s'] / kf['step_s']:.2f}x"
+                f"  knowfree default - full L×L test F1: {diff:+.2f} (target within 0.3: "
+                f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}; {where}); speed-up over full: "
+                f"inference {kf['wps'] / ot['wps']:.2f}x, training step {ot['step_s'] / kf['step_s']:.2f}x"
             )
     sys.stdout.flush()
 
 
+def common_means(a, b):
+    """Means of f1, step_s and wps of two rows over the seeds both ran, and those seeds."""
+    seeds = sorted({r["seed"] for r in a} & {r["seed"] for r in b})
+
+    def means(rs):
+        rs = [r for r in rs if r["seed"] in seeds]
+        return {key: statistics.mean(r[key] for r in rs) for key in ("f1", "step_s", "wps")}
+
+    return (means(a), means(b), seeds) if seeds else (None, None, [])
+
+
 def paired_diff(a, b, key):
-    """Per-seed differences a - b (runs in seed order), as mean ± sd."""
-    return mean_sd([x[key] - y[key] for x, y in zip(a, b)])
+    """Differences a - b over the seeds both rows ran, as mean ± sd (and how many seeds)."""
+    other = {r["seed"]: r for r in b}
+    diffs = [r[key] - other[r["seed"]][key] for r in a if r["seed"] in other]
+    return f"{mean_sd(diffs)} (n={len(diffs)})" if diffs else "no common seed"
 
 
 def head_search(results):
@@ -427,7 +456,7 @@ def head_search(results):
             step = statistics.mean(r["step_s"] for r in rs) / statistics.mean(r["step_s"] for r in ts)
             wps = statistics.mean(r["wps"] for r in rs) / statistics.mean(r["wps"] for r in ts)
             print(
-                f"    {kind} (hidden_size {size[kind]}): dev F1 {paired_diff(rs, ts, 'dev_f1')} per seed, "
+                f"    {kind} (hidden_size {size[kind]}): dev F1 {paired_diff(rs, ts, 'dev_f1')}, "
                 f"test F1 {paired_diff(rs, ts, 'f1')}; training step {step:.2f}x, words/s {wps:.2f}x"
             )
 
