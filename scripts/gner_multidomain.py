@@ -14,7 +14,7 @@ resumes):
   through the names in the data README; ``Anatomical_system`` -> ``anatomical system``),
   written as GNER JSONL (``OUT/data/train.jsonl``; each record's ``label_list`` is its
   dataset's types), and the first ``--indomain-test`` test sentences of each
-  (``OUT/data/test_indomain.jsonl``). FabNER's BIOES tags are read as BIO.
+  (``OUT/data/test_indomain.jsonl``). FabNER's BIOES tags are read as BIO (by the project's CoNLL reader).
 * ``train``: ``gner_generator`` fine-tuned through its own ``update`` (the paper's per-example
   label shuffling, and external entity sampling: types of other datasets added as
   negatives, ``external_entity_rate`` 0.5, at most 5; every word of the sentence is in
@@ -73,25 +73,6 @@ def type_name(dataset: str, code: str) -> str:
     return code.replace("_", " ").lower()
 
 
-def read_bio(path: Path):
-    """``(words, tags)`` per sentence of a ``word<TAB>tag`` file; BIOES read as BIO."""
-    sentences, words, tags = [], [], []
-    for line in path.read_text(encoding="utf8").splitlines() + [""]:
-        if not line.strip():
-            if words:
-                sentences.append((words, tags))
-            words, tags = [], []
-            continue
-        word, tag = line.split("\t")[0], line.split("\t")[-1].strip()
-        if tag[:2] == "S-":
-            tag = "B-" + tag[2:]
-        elif tag[:2] == "E-":
-            tag = "I-" + tag[2:]
-        words.append(word)
-        tags.append(tag)
-    return sentences
-
-
 def gner_record(dataset, words, tags, label_codes):
     named = ["O" if t == "O" else t[:2] + type_name(dataset, t[2:]) for t in tags]
     return {
@@ -108,17 +89,19 @@ def write_jsonl(path: Path, records):
 
 
 def stage_data(args):
+    from spacy_gner.corpora.conll import read_conll_file
+
     out = Path(args.out) / "data"
     if (out / "train.jsonl").exists() and (out / "test_indomain.jsonl").exists():
         return
     train, test, counts = [], [], {}
     for name in TRAIN_SETS:
         codes = [x.strip() for x in (Path(args.data) / name / "label.txt").read_text().splitlines() if x.strip()]
-        sents = read_bio(Path(args.data) / name / "train.txt")
+        sents = read_conll_file(Path(args.data) / name / "train.txt")
         random.Random(args.seed).shuffle(sents)
         picked = sents[: args.per_dataset]
         train += [gner_record(name, w, t, codes) for w, t in picked]
-        tests = read_bio(Path(args.data) / name / "test.txt")[: args.indomain_test]
+        tests = read_conll_file(Path(args.data) / name / "test.txt")[: args.indomain_test]
         test += [gner_record(name, w, t, codes) for w, t in tests]
         counts[name] = len(picked)
     random.Random(args.seed).shuffle(train)

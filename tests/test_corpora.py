@@ -123,6 +123,15 @@ def test_invalid_bio_is_repaired_with_a_counted_warning_and_no_word_lost(tmp_pat
     assert sents == [(["a", "b", "c"], ["B-x", "B-y", "O"]), (["d", "e"], ["B-x", "I-x"]), (["f", "g"], ["O", "B-z"])]
 
 
+def test_bioes_tags_read_as_bio_without_repairs(tmp_path):
+    # FabNER ships BIOES: S-x is a one-word entity, E-x the last word of one
+    path = _write(tmp_path / "f.txt", "a\tS-MATE\nb\tO\nc\tB-MACEQ\nd\tI-MACEQ\ne\tE-MACEQ\n\nf\tS-x y\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a lossless conversion, not a repair: no W001
+        sents = read_conll(path)
+    assert sents == [(["a", "b", "c", "d", "e"], ["B-MATE", "O", "B-MACEQ", "I-MACEQ", "I-MACEQ"]), (["f"], ["B-x y"])]
+
+
 def test_label_file_beside_the_corpus_gives_label_list_and_dataset(tmp_path, nlp):
     folder = tmp_path / "crossner_music"
     folder.mkdir()

@@ -4,7 +4,8 @@ Type names may contain spaces (``B-average ratings``). With more than two
 tab-separated fields the word is the first and the tag the last (CoNLL-2003 columns,
 and what the GNER reference loader does). A line without a tab is split on whitespace,
 word first and tag last; such a tag cannot contain a space, so a type with spaces needs
-the tab. ``-DOCSTART-`` lines are document markers and are skipped. Invalid BIO (an
+the tab. ``-DOCSTART-`` lines are document markers and are skipped. BIOES tags (``S-x``,
+``E-x``) are read as their BIO equivalents (``B-x``, ``I-x``). Invalid BIO (an
 ``I-x`` without its ``B-x``, a type switch inside an entity) is repaired with
 ``schema.bio.repair_bio`` and a ``W001`` warning giving the count; no word is dropped.
 When a ``label.txt`` or ``labels.txt`` (one type per line, the GNER/CrossNER dataset
@@ -18,6 +19,8 @@ from typing import List, Optional, Tuple
 from ..errors import Errors
 from ..schema.bio import is_valid_bio, repair_bio, split_tag
 from .files import CONLL_SUFFIXES, LABEL_FILES, PathLike, Record, complete_labels, list_files, warn_repairs
+
+BIOES_TO_BIO = {"S-": "B-", "E-": "I-"}
 
 
 def read_conll(path: PathLike) -> List[Tuple[List[str], List[str]]]:
@@ -46,6 +49,8 @@ def _parse_conll_line(path: Path, lineno: int, line: str) -> Tuple[str, str]:
         )
     if not word:
         raise ValueError(Errors.E010.format(path=path, line=lineno, problem="empty word"))
+    if tag[:2] in BIOES_TO_BIO and len(tag) > 2:  # BIOES (FabNER): S-x = B-x, E-x = I-x, no loss
+        tag = BIOES_TO_BIO[tag[:2]] + tag[2:]
     try:
         split_tag(tag)
     except ValueError:
