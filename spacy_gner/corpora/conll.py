@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..errors import Errors
-from ..schema.bio import is_valid_bio, repair_bio, split_tag
+from ..schema.bio import bioes_to_bio, is_valid_bio, repair_bio, split_tag
 from .files import CONLL_SUFFIXES, LABEL_FILES, PathLike, Record, complete_labels, list_files, warn_repairs
-
-BIOES_TO_BIO = {"S-": "B-", "E-": "I-"}
 
 
 def read_conll(path: PathLike) -> List[Tuple[List[str], List[str]]]:
@@ -49,8 +47,7 @@ def _parse_conll_line(path: Path, lineno: int, line: str) -> Tuple[str, str]:
         )
     if not word:
         raise ValueError(Errors.E010.format(path=path, line=lineno, problem="empty word"))
-    if tag[:2] in BIOES_TO_BIO and len(tag) > 2:  # BIOES (FabNER): S-x = B-x, E-x = I-x, no loss
-        tag = BIOES_TO_BIO[tag[:2]] + tag[2:]
+    tag = bioes_to_bio(tag)  # BIOES (FabNER) is read as BIO, no loss
     try:
         split_tag(tag)
     except ValueError:

@@ -37,6 +37,14 @@ def is_valid_bio(tags: Sequence[str]) -> bool:
     return True
 
 
+def bioes_to_bio(tag: str) -> str:
+    """A BIOES tag as its BIO equivalent, losslessly: ``S-x`` -> ``B-x``, ``E-x`` -> ``I-x``;
+    any other tag unchanged."""
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in "SE":
+        return ("B" if tag[0] == "S" else "I") + tag[1:]
+    return tag
+
+
 def repair_bio(tags: Sequence[str]) -> List[str]:
     """Return a valid BIO sequence of the same length, deterministically.
 
@@ -50,8 +58,8 @@ def repair_bio(tags: Sequence[str]) -> List[str]:
     out: List[str] = []
     prev: Optional[str] = None
     for tag in tags:
-        if isinstance(tag, str) and len(tag) > 2 and tag[1] == "-" and tag[0] in "SE":
-            tag = ("B" if tag[0] == "S" else "I") + tag[1:]
+        if isinstance(tag, str):
+            tag = bioes_to_bio(tag)
         try:
             prefix, label = split_tag(tag) if isinstance(tag, str) else ("O", "")
         except ValueError:
