@@ -171,11 +171,13 @@ def smol_generator(path) -> HFGenerator:
     return HFGenerator(model, AutoTokenizer.from_pretrained(path), {"device": "cpu", "use_chat_template": False})
 
 
-def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch_size: int = 8, lr: float = 3e-4):
+def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch_size: int = 8, lr: float = 3e-4,
+                  steps: int = 0):
     """SmolLM2-135M-Instruct fine-tuned with the component's own loss (``HFGenerator.loss``:
     prompt wrapped in ``[INST] … [/INST]``, whole-string target, loss on the target only) on
     CoNLL-2003 training sentences of up to 25 words, only the top ``SMOL_TUNED_LAYERS``
-    decoder layers and the final norm trained, AdamW, 10 warm-up steps, for ``seconds``."""
+    decoder layers and the final norm trained, AdamW, 10 warm-up steps, for ``steps`` optimizer
+    steps when given (a budget that does not shrink on a loaded machine), else ``seconds``."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     gen = smol_generator(base)
@@ -193,7 +195,7 @@ def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch
 
     model.train()
     start, step, smooth, seen = time.time(), 0, None, 0
-    while time.time() - start < seconds:
+    while (step < steps) if steps else (time.time() - start < seconds):
         batch = rng.sample(data, batch_size)
         prompts = [build_prompt(w, shuffle_labels(LABELS, rng), TEMPLATE) for w, _ in batch]
         targets = [build_target(w, t) for w, t in batch]
@@ -219,16 +221,18 @@ def train_smollm2(path: Path, base: str, train, seconds: float, seed: int, batch
     tmp.rename(path)
 
 
-def load_or_train_smollm2(cache: Path, seconds: float, seed: int):
+def load_or_train_smollm2(cache: Path, seconds: float, seed: int, steps: int = 0):
     base = find_smollm2()
-    key = hashlib.sha1(json.dumps(["smollm2", SMOL_TUNED_LAYERS, TEMPLATE, seconds, seed, 1]).encode()).hexdigest()[:10]
+    budget = [seconds] if not steps else ["steps", steps]
+    key = hashlib.sha1(json.dumps(["smollm2", SMOL_TUNED_LAYERS, TEMPLATE, *budget, seed, 1]).encode()).hexdigest()[:10]
     path = cache / f"smollm2-{key}"
     if not (path / "trained.json").exists():
         train = read_conll(DATA / "train.txt")
         random.Random(seed).shuffle(train)
+        budget = f"{steps} steps of 8" if steps else f"{seconds:.0f}s"
         print(f"fine-tuning SmolLM2-135M-Instruct ({base}), top {SMOL_TUNED_LAYERS} of 30 layers, for "
-              f"{seconds:.0f}s on CoNLL train sentences of <= 25 words -> {path}", flush=True)
-        train_smollm2(path, base, train, seconds, seed)
+              f"{budget} on CoNLL train sentences of <= 25 words -> {path}", flush=True)
+        train_smollm2(path, base, train, seconds, seed, steps=steps)
     return smol_generator(path), json.loads((path / "trained.json").read_text()), path
 
 
@@ -351,6 +355,8 @@ def main():
     ap.add_argument("--n", type=int, default=None, help="dev sentences (default 300, quick 16)")
     ap.add_argument("--train-seconds", type=float, default=None,
                     help="training budget in wall seconds (smollm2: 3600, quick 1200; t5: 1500, quick 150)")
+    ap.add_argument("--train-steps", type=int, default=0,
+                    help="smollm2: a budget in optimizer steps of 8 sentences instead of --train-seconds")
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -387,7 +393,7 @@ def main():
         print(f"model: the gner_generator of {args.pipeline} ({type(su.model).__name__}, {n_params / 1e6:.1f}M params, "
               f"labels {su.labels}, its own prompt wrapping)")
     elif args.backbone == "smollm2":
-        gen, info, path = load_or_train_smollm2(args.cache, seconds, args.seed)
+        gen, info, path = load_or_train_smollm2(args.cache, seconds, args.seed, args.train_steps)
         if args.train_only:
             return
         prompts = [build_prompt(w, LABELS, TEMPLATE) for w in words_batch]

@@ -135,3 +135,46 @@ def test_shared_instruction_changes_nothing_but_the_work(tiny, request):
     if not model.config.is_encoder_decoder:
         # the instruction (the prompts' common prefix, ~100 tokens) is fed once, not 9 times
         assert n_shared < n_plain - 7 * 50
+
+
+def test_free_decoding_shares_the_instruction_and_generates_the_same(tiny_llama_dir, monkeypatch):
+    """Free ``generate`` with the instruction's cache computed once (instruction, left
+    padding, prompt rest): the same text as each prompt generated alone, with the
+    instruction fed once per call instead of once per prompt."""
+    from spacy_gner.ml.generator import HFGenerator
+
+    model, tok = _load(tiny_llama_dir)
+    gen = HFGenerator(model, tok, {"device": "cpu", "use_chat_template": False})
+    rng = random.Random(5)
+    words = [[rng.choice(["Ann", "met", "Bob", "in", "Rome", ".", "UN"]) for _ in range(rng.randint(1, 12))]
+             for _ in range(7)]
+    prompts = [build_prompt(w, ["per", "loc"]) for w in words]
+    fed = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, a, o: fed.append(a[0].numel()))
+    tags = [[rng.choice(["O", "B-per", "I-per", "B-loc"]) for _ in w] for w in words]
+    try:
+        alone = [gen.generate([p], [12], batch_size=1)[0] for p in prompts]
+        n_alone = sum(fed)
+        fed.clear()
+        shared = gen.generate(prompts, [12] * len(prompts), batch_size=3)
+        n_shared = sum(fed)
+        probs_shared = gen.tag_probabilities(prompts, words, tags, batch_size=3)
+        monkeypatch.setattr(HFGenerator, "min_shared_prefix", 10**9)
+        fed.clear()
+        plain = gen.generate(prompts, [12] * len(prompts), batch_size=3)
+        n_plain = sum(fed)
+        probs_plain = gen.tag_probabilities(prompts, words, tags, batch_size=3)
+    finally:
+        hook.remove()
+    assert shared == alone == plain
+    # free decoding's scores (one teacher-forced pass after the shared instruction) too
+    assert all(p is not None for p in probs_plain)
+    for a, b in zip(probs_shared, probs_plain):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
+    assert any(len(t) > 0 for t in alone)
+    prefix = len(common_prefix([gen.encode_prompt(p, 640) for p in prompts]))
+    assert prefix > 50
+    # plain: every row of 3 batches feeds the instruction (left padded: the batch's width);
+    # shared: one pass over it at batch 1
+    assert n_shared < n_plain - 5 * prefix
+    assert n_shared < n_alone - 5 * prefix

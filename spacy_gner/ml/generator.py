@@ -113,6 +113,10 @@ def _word_tag_probs(
 class HFGenerator:
     """A loaded backbone + tokenizer with GNER training and generation helpers."""
 
+    # decoder-only: a common prompt prefix at least this long (tokens) is encoded once per
+    # call and its key/value cache shared by every batch (free and constrained decoding)
+    min_shared_prefix = 16
+
     def __init__(self, hf_model, tokenizer, settings: dict):
         self.model = hf_model
         self.tokenizer = tokenizer
@@ -276,9 +280,12 @@ class HFGenerator:
         self.model.eval()
         pad = self.tokenizer.pad_token_id
         out: List[Optional[List[float]]] = []
+        encoded = [self.encode_prompt(p, max_source) for p in prompts]
+        shared = self._shared_prefix(encoded)
+        p = len(shared) if shared is not None else 0
         for start in range(0, len(prompts), max(1, batch_size)):
             stop = start + max(1, batch_size)
-            sources = [self.encode_prompt(p, max_source) for p in prompts[start:stop]]
+            sources = encoded[start:stop]
             targets = [build_target(w, t) for w, t in zip(words_batch[start:stop], tags_batch[start:stop])]
             target_ids = [self.encode_target(t, max_target + 1) for t in targets]
             with self._autocast():
@@ -288,10 +295,15 @@ class HFGenerator:
                     logits = self.model(input_ids=input_ids, attention_mask=attention, labels=label_ids).logits
                     offsets = [0] * len(sources)
                 else:
-                    seqs = [s + t for s, t in zip(sources, target_ids)]
+                    # after the shared instruction (cached once, ``p`` tokens), if any
+                    seqs = [s[p:] + t for s, t in zip(sources, target_ids)]
                     input_ids, attention = self._pad(seqs, pad, left=False)
-                    logits = self.model(input_ids=input_ids, attention_mask=attention).logits
-                    offsets = [len(s) - 1 for s in sources]  # the logit at i predicts token i + 1
+                    extra = {}
+                    if shared is not None:
+                        extra["past_key_values"] = shared.cache(len(seqs))
+                        attention = torch.cat([attention.new_ones((len(seqs), p)), attention], dim=1)
+                    logits = self.model(input_ids=input_ids, attention_mask=attention, **extra).logits
+                    offsets = [len(s) - p - 1 for s in sources]  # the logit at i predicts token i + 1
             logprobs = logits.float().log_softmax(-1)
             for row, (ids, target, words) in enumerate(zip(target_ids, targets, words_batch[start:stop])):
                 if len(ids) > max_target:
@@ -347,13 +359,26 @@ class HFGenerator:
         cut = [False] * len(prompts)
         pad = self.tokenizer.pad_token_id
         eos = self.tokenizer.eos_token_id
+        shared = self._shared_prefix(encoded) if beam_size == 1 else None
         for start in range(0, len(order), max(1, batch_size)):
             idx = order[start : start + batch_size]
-            input_ids, attention = self._pad([encoded[i] for i in idx], pad, left=not self.seq2seq)
+            extra = {}
+            if shared is not None:
+                # [instruction (cached once)][left padding][rest of the prompt]: positions come
+                # from the attention mask, so each row sees what it would see unpadded
+                p = len(shared)
+                rest, attention = self._pad([encoded[i][p:] for i in idx], pad, left=True)
+                head = torch.tensor([shared.ids] * len(idx), dtype=torch.long, device=rest.device)
+                input_ids = torch.cat([head, rest], dim=1)
+                attention = torch.cat([torch.ones_like(head), attention], dim=1)
+                extra["past_key_values"] = shared.cache(len(idx))
+            else:
+                input_ids, attention = self._pad([encoded[i] for i in idx], pad, left=not self.seq2seq)
             with self._autocast():
                 gen = self.model.generate(
                     input_ids=input_ids,
                     attention_mask=attention,
+                    **extra,
                     num_beams=beam_size,
                     do_sample=False,
                     max_new_tokens=max(1, max(max_new_tokens[i] for i in idx)),
@@ -372,6 +397,20 @@ class HFGenerator:
         if cut_out is not None:
             cut_out.extend(cut)
         return (out, steps) if return_steps else out
+
+    def _shared_prefix(self, encoded: Sequence[Sequence[int]]):
+        """Decoder-only: the prompts' common prefix (the GNER instruction for one label set)
+        encoded once for the whole call (``SharedPrefix``), or None when there is nothing
+        worth sharing (seq2seq, one prompt, a prefix under ``min_shared_prefix`` tokens)."""
+        if self.seq2seq or len(encoded) < 2:
+            return None
+        from .constrained.runner import SharedPrefix, common_prefix
+
+        prefix = common_prefix(encoded)
+        if len(prefix) < self.min_shared_prefix:
+            return None
+        with self._autocast():
+            return SharedPrefix(self.model, prefix)
 
     def target_budget(self, words: Sequence[str], labels: Sequence[str], cap: int) -> int:
         """A generous bound on the target's length in tokens, so a model that never emits

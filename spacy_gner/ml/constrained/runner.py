@@ -66,6 +66,15 @@ class SharedPrefix:
     def __len__(self):
         return len(self.ids)
 
+    def cache(self, rows: int):
+        """A ``DynamicCache`` holding the prefix for ``rows`` rows (views, not copies: a
+        cache grows by concatenation and never writes into them)."""
+        from transformers.cache_utils import DynamicCache
+
+        cache = DynamicCache()
+        _set_layers(cache, [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in self.layers])
+        return cache
+
 
 def _layers(cache):
     """``(key, value)`` per layer of a ``DynamicCache``."""
@@ -117,7 +126,7 @@ class DecoderRunner:
             if shared is not None and len(shared):
                 self.p = len(shared)
                 assert all(list(p[: self.p]) == shared.ids for p in prompt_ids)
-                _set_layers(self.cache, [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in shared.layers])
+                self.cache = shared.cache(n)
             self.ctx = [list(p[self.p :]) for p in prompt_ids]
         self.hist = [0] * n  # cached tokens of ctx + target, per row
         self.region = torch.zeros((n, 0), dtype=torch.bool, device=self.device)  # valid positions after P
