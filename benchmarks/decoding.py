@@ -36,8 +36,8 @@ here on the CoNLL training sentences. Ends with one line:
 exact_sp=… exact_bpe=… prompt_s=… prompt_s_shared=…`` (passes_ratio: free / speculative
 passes per sentence at batch 1; speedups: speculative vs free sentences/s; prompt_s: seconds
 to encode every prompt at batch 16 for decoder-only models, each prompt whole vs the
-prompts' common prefix, the instruction, once and shared: ``constrained_decode`` shares it,
-free ``generate`` does not). The same is printed for the component's real prompt (chat
+prompts' common prefix, the instruction, once and shared, as both free ``generate`` and
+``constrained_decode`` do). The same is printed for the component's real prompt (chat
 template + the full GNER instruction) on the same model.
 
 With ``--pipeline DIR`` the model is instead the backbone of a trained ``gner_generator``
@@ -418,9 +418,10 @@ def main():
 
     enc = {"plain": float("nan"), "shared": float("nan")}
     if not su.seq2seq:
-        if not args.quick:
-            enc = prompt_encoding(su.model, su.prompt_ids, su.tok.pad_token_id)
-            print(f"prompt encoding, these prompts ({sum(map(len, su.prompt_ids)) / n:.0f} tokens, "
+        if not args.quick or args.pipeline:
+            ids = su.prompt_ids[:16] if args.quick else su.prompt_ids
+            enc = prompt_encoding(su.model, ids, su.tok.pad_token_id)
+            print(f"prompt encoding, the first {len(ids)} prompts ({sum(map(len, ids)) / len(ids):.0f} tokens, "
                   f"{len(enc['prefix'])} shared), batch 16: each prompt whole {enc['plain']:.2f}s, "
                   f"shared prefix once {enc['shared']:.2f}s", flush=True)
         if args.backbone == "smollm2" and not args.pipeline:
