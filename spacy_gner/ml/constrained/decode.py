@@ -82,7 +82,7 @@ def constrained_decode(
         ``DRAFT_WINDOW`` = 16, is for compute-bound runs (CPU, large GPU batches): a pass
         verifies every drafted token, and the part after the first rejection is thrown
         away, so an unbounded draft did about twice the arithmetic (on CPU at batch 16,
-        ``benchmarks/decoding.py``: 0.50 sent/s unbounded, 0.99 with 16; the output is the
+        ``benchmarks/decoding_batch16.py``: 0.50 sent/s unbounded, 0.99 with 16; the output is the
         same). None gives the fewest passes, for latency-bound small batches on a GPU.
     draft_hints: speculative drafts follow the model's own choices read (after the first
         rejection) in the previous pass, instead of tagging every later word ``O``; the
