@@ -83,11 +83,12 @@ def knowfree_settings(kind):
 
     base, sizes = split_kind(kind)
     keys = ("hidden_size", "width_embedding", "biaffine_heads", "attention_heads", "window", "max_span_width")
-    out = {k: DEFAULT_MODEL[k] for k in keys}
+    out = {k: DEFAULT_MODEL[k] for k in keys + ("min_train_width",)}
     out.update(KF_MODEL)
     out.update(sizes)
     if base == "knowfree_full":
         out["max_span_width"] = 0
+        out.pop("min_train_width")  # no effect on the full matrix
     return out
 
 

@@ -237,6 +237,8 @@ E310 knowfree_spans found no target span in the {n} training examples: neither d
     uses, or annotate some entities.
 E311 knowfree_spans max_span_width must be "auto" (from the training data), 0 (every width, the full L×L
     matrix) or a positive number of words, got {value!r}.
+E312 knowfree_spans min_train_width must be a whole number of words, 0 or more (0: train at the
+    prediction width), got {value!r}.
 # --- spacy-llm workflow (E4xx) ---
 E401 Unknown language {lang!r} for the spacy-gner LLM tasks: choose from {langs}, or pass your own prompt
     with the task's 'template' setting.

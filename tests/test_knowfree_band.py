@@ -156,12 +156,46 @@ def test_update_honours_drop(trained):
     def loss(drop):
         return pipe.update(egs, drop=drop, sgd=None, losses={})["knowfree_spans"]
 
-    reference, _ = pipe.get_loss(egs, pipe.model.predict([eg.predicted for eg in egs]))
+    _set_width(pipe, 16)  # the training band (min_train_width) as the reference's width
+    try:
+        reference, _ = pipe.get_loss(egs, pipe.model.predict([eg.predicted for eg in egs]))
+    finally:
+        _set_width(pipe, 6)
     assert loss(0.0) == pytest.approx(reference, rel=1e-5)  # no dropout at all with drop=0
     assert loss(0.0) == pytest.approx(loss(0.0), rel=1e-6)
     assert abs(loss(0.5) - reference) > 1e-3 * reference  # drop=0.5 does drop
     module = pipe.model.get_ref("head").shims[0]._model
     assert {m.p for m in module.modules() if m.__class__.__name__ == "Dropout"} == {0.5}
+
+
+def test_training_scores_a_wider_band_than_prediction(trained):
+    """min_train_width (16 by default): update scores spans up to 16 words, so the loss
+    sees negatives that run past an entity; prediction stays at the data's width, and the
+    spans inside it get the same logits either way."""
+    from thinc.api import set_dropout_rate
+
+    nlp, pipe = trained
+    head = pipe.model.get_ref("head")
+    assert head.attrs["min_train_width"] == 16
+    docs = [nlp.make_doc("a b c d e f g h i j k l"), nlp.make_doc("The Bank of Lisbon")]
+    predicted, _ = pipe.model.predict(docs)
+    set_dropout_rate(pipe.model, 0.0)
+    (trained_logits, _), _ = pipe.model.begin_update(docs)
+    assert predicted.shape[2] == 6 and trained_logits.shape[2] == 12  # min(16, longest chunk)
+    numpy.testing.assert_allclose(trained_logits[:, :, :6], predicted, rtol=1e-4, atol=1e-5)
+    head.attrs["min_train_width"] = 0
+    try:
+        (narrow, _), _ = pipe.model.begin_update(docs)
+    finally:
+        head.attrs["min_train_width"] = 16
+    assert narrow.shape[2] == 6
+
+
+@pytest.mark.parametrize("value,error", [(-1, "E312"), (2.5, "min_train_width"), ("wide", "min_train_width")])
+def test_min_train_width_must_be_a_whole_number(value, error):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match=error):
+        nlp.add_pipe("knowfree_spans", config={"model": {"min_train_width": value}})
 
 
 def test_no_target_span_is_a_coded_error_at_initialize():

@@ -58,6 +58,7 @@ def build_knowfree(
     sentence_aware: bool = False,
     auto_width_margin: int = 2,
     auto_width_cap: int = 16,
+    min_train_width: int = 0,
     nO: Optional[int] = None,
 ) -> Model:
     """tok2vec -> KnowFREE span scorer. Output: (logits [N, L, W, nO], chunks).
@@ -65,7 +66,11 @@ def build_knowfree(
     ``max_span_width``: ``0`` the paper's full L×L matrix, ``N > 0`` spans of at most N
     words, ``"auto"`` the longest gold span of the training data plus
     ``auto_width_margin``, at most ``auto_width_cap`` (resolved by the component's
-    ``initialize`` and saved with the pipeline). ``sentence_aware``: a doc with sentence
+    ``initialize`` and saved with the pipeline). ``min_train_width``: training scores
+    spans up to ``max(width, min_train_width)`` words (prediction stays at the width):
+    the wider band adds negatives that start at an entity and end too late, which teach
+    the boundaries; it costs training time only (``0``: train at the width itself).
+    ``sentence_aware``: a doc with sentence
     boundaries is scored sentence by sentence (no span crosses a boundary); a doc
     without them is cut into ``max_length``-word windows overlapping by
     ``chunk_overlap``. ``dropout`` is the rate until the first ``update``, which sets
@@ -75,6 +80,8 @@ def build_knowfree(
     """
     if not (max_span_width == AUTO or (isinstance(max_span_width, int) and max_span_width >= 0)):
         raise ValueError(Errors.E311.format(value=max_span_width))
+    if not (isinstance(min_train_width, int) and not isinstance(min_train_width, bool) and min_train_width >= 0):
+        raise ValueError(Errors.E312.format(value=min_train_width))
     head = Model(
         "knowfree_head",
         _head_forward,
@@ -94,6 +101,7 @@ def build_knowfree(
             "chunk_overlap": chunk_overlap,
             "auto_width_margin": auto_width_margin,
             "auto_width_cap": auto_width_cap,
+            "min_train_width": min_train_width,
         },
     )
     model = Model(
@@ -176,11 +184,14 @@ def _head_init(model: Model, X=None, Y=None) -> None:
     model.shims[:] = [PyTorchShim(module)]
 
 
-def span_width(model_attrs: dict, length: int) -> int:
-    """Widths scored for chunks padded to ``length``: all of them for the full matrix."""
+def span_width(model_attrs: dict, length: int, training: bool = False) -> int:
+    """Widths scored for chunks padded to ``length``: all of them for the full matrix;
+    in training at least ``min_train_width`` of them."""
     width = model_attrs.get("span_width")
     if width is None:  # "auto" before initialize: score everything
         width = 0
+    if width > 0 and training:
+        width = max(width, model_attrs.get("min_train_width", 0))
     return length if width <= 0 else min(width, length)
 
 
@@ -225,7 +236,7 @@ def _head_forward(model: Model, inputs: Tuple[List[Floats2d], List[Chunk]], is_t
     lengths = [e - s for _, s, e in chunks]
     padded = ops.pad(pieces)  # [N, L, nI]
     L = padded.shape[1]
-    width = span_width(model.attrs, L)
+    width = span_width(model.attrs, L, training=is_train)
     args = ArgsKwargs(
         args=(xp2torch(padded, requires_grad=is_train), torch.tensor(lengths)),
         kwargs={"width": width},
