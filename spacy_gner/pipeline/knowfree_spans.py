@@ -19,7 +19,8 @@ restores the paper's full L×L matrix) and, when a doc has sentence boundaries, 
 sentence. Training scores a wider band, up to ``min_train_width`` (16) words: the extra
 spans are negatives that start at an entity and end too late, and without them the model
 learned worse boundaries (CoNLL-2003: −1.70 F1 against the full matrix when trained at
-the data's width 8, README "What KnowFREE costs"). They cost training time only. ``update(drop=p)`` runs every dropout layer of the model at rate p, as spaCy's
+the data's width 8, README "What KnowFREE costs"). They cost training time only.
+``update(drop=p)`` runs every dropout layer of the model at rate p, as spaCy's
 own components do (``spacy train`` passes ``[training] dropout``); the model's ``dropout``
 setting is only the rate before the first update.
 
