@@ -415,6 +415,13 @@ def summarise(dataset, results):
                 f"{'met' if abs(diff) <= 0.3 or diff > 0 else 'NOT met'}; {where}); speed-up over full: "
                 f"inference {kf['wps'] / ot['wps']:.2f}x, training step {ot['step_s'] / kf['step_s']:.2f}x"
             )
+            # the seed-to-seed spread of the paired difference says how much the mean can be trusted
+            diffs, n = paired_diffs(results["knowfree"], results[other], "f1"), len(seeds)
+            print(
+                f"    paired over the seeds: test {paired_diff(results['knowfree'], results[other], 'f1')}, "
+                f"dev {paired_diff(results['knowfree'], results[other], 'dev_f1')}; standard error of the test "
+                f"mean {statistics.stdev(diffs) / n**0.5 if n > 1 else 0.0:.2f}"
+            )
     sys.stdout.flush()
 
 
@@ -429,10 +436,15 @@ def common_means(a, b):
     return (means(a), means(b), seeds) if seeds else (None, None, [])
 
 
+def paired_diffs(a, b, key):
+    """Differences a - b over the seeds both rows ran."""
+    other = {r["seed"]: r for r in b}
+    return [r[key] - other[r["seed"]][key] for r in a if r["seed"] in other]
+
+
 def paired_diff(a, b, key):
     """Differences a - b over the seeds both rows ran, as mean ± sd (and how many seeds)."""
-    other = {r["seed"]: r for r in b}
-    diffs = [r[key] - other[r["seed"]][key] for r in a if r["seed"] in other]
+    diffs = paired_diffs(a, b, key)
     return f"{mean_sd(diffs)} (n={len(diffs)})" if diffs else "no common seed"
 
 
