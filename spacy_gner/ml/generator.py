@@ -39,7 +39,7 @@ from ..errors import Errors
 from ..schema.bio import repair_bio
 from ..schema.matching import hierarchical_match
 from ..schema.prompt import parse_generation
-from .hf import attached_module_forward, is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf
+from .hf import attached_module_forward, is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf, text_ids
 
 DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
 
@@ -155,14 +155,32 @@ class HFGenerator:
         return self.settings.get("instruction_wrapper", DEFAULT_WRAPPER).replace("{prompt}", prompt)
 
     def encode_prompt(self, prompt: str, max_length: int) -> List[int]:
-        """Model input ids for a GNER prompt (see the module docstring)."""
+        """Model input ids for a GNER prompt (see the module docstring). Special-token
+        strings in the prompt (a sentence with "</s>" in it) are read as text; the chat
+        template's own special tokens stay special."""
         if self.seq2seq:
-            return self.tokenizer(prompt, truncation=True, max_length=max_length)["input_ids"]
+            return text_ids(self.tokenizer, prompt, truncation=True, max_length=max_length)
         text = self.wrap(prompt)
         # a chat template already writes the BOS token; a plain wrapper needs it added
         add_special = not (
             self.settings.get("use_chat_template", True) and getattr(self.tokenizer, "chat_template", None)
         )
+        head, found, tail = text.partition(prompt)
+        if found and any(token in prompt for token in self._special_strings):
+            # the wrapper around the prompt as usual, the prompt itself as plain text
+            bos = self.tokenizer("", add_special_tokens=add_special)["input_ids"]
+            bos = [i for i in bos if i != self.tokenizer.eos_token_id]
+            ids = bos + [
+                i
+                for part, as_text in ((head, False), (prompt, True), (tail, False))
+                if part
+                for i in (
+                    text_ids(self.tokenizer, part, add_special_tokens=False)
+                    if as_text
+                    else self.tokenizer(part, add_special_tokens=False)["input_ids"]
+                )
+            ]
+            return ids[-max_length:]
         ids = self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
         if self.tokenizer.eos_token_id is not None and ids and ids[-1] == self.tokenizer.eos_token_id and add_special:
             ids = ids[:-1]  # some tokenizers append EOS; the target follows the prompt
@@ -171,13 +189,24 @@ class HFGenerator:
     def encode_target(self, target: str, max_length: int) -> List[int]:
         """Target ids, EOS included, for a GNER target string (see the module docstring)."""
         if self.seq2seq:
-            return self.tokenizer(text_target=target, truncation=True, max_length=max_length)["input_ids"]
-        ids = self.tokenizer(" " + target, add_special_tokens=False)["input_ids"][: max_length - 1]
+            return text_ids(self.tokenizer, text_target=target, truncation=True, max_length=max_length)
+        ids = text_ids(self.tokenizer, " " + target, add_special_tokens=False)[: max_length - 1]
         return ids + [self.tokenizer.eos_token_id]
 
     def _back_tokenize(self, word: str) -> str:
-        ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+        ids = text_ids(self.tokenizer, word, add_special_tokens=False)
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+    @property
+    def _special_strings(self) -> List[str]:
+        """The texts the tokenizer would read as special tokens."""
+        found = getattr(self, "_specials_cache", None)
+        if found is None:
+            decoder = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
+            found = {t.content for t in decoder.values() if getattr(t, "special", False)}
+            found |= set(self.tokenizer.all_special_tokens)
+            found = self._specials_cache = sorted(t for t in found if t)
+        return found
 
     # --- training -------------------------------------------------------------------
 
@@ -418,7 +447,7 @@ class HFGenerator:
         longest_tag = max(
             [len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3]
         )
-        words_len = len(self.tokenizer(" ".join(words), add_special_tokens=False)["input_ids"])
+        words_len = len(text_ids(self.tokenizer, " ".join(words), add_special_tokens=False))
         return min(cap, 2 * words_len + len(words) * (longest_tag + 1) + 8)
 
     # --- helpers --------------------------------------------------------------------

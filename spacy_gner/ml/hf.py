@@ -82,6 +82,17 @@ def load_tokenizer(name: PathOrName, local_only: bool = False, **kwargs):
     return AutoTokenizer.from_pretrained(str(name), local_files_only=local_only or is_local(name), **kwargs)
 
 
+def text_ids(tokenizer, text=None, **kwargs):
+    """Token ids of text that comes from users (a string or a list of them; ``text_target=``
+    for a seq2seq target), with special-token strings in it ("</s>", "<pad>",
+    "<|im_end|>") read as plain characters, never as control tokens: a sentence that
+    contains "</s>" must not end T5's input, nor teach a target to stop there."""
+    if isinstance(text, (list, tuple)) and not getattr(tokenizer, "is_fast", False):
+        # a slow tokenizer's batch path drops split_special_tokens (transformers 4.53)
+        return [tokenizer(t, split_special_tokens=True, **kwargs)["input_ids"] for t in text]
+    return tokenizer(text, split_special_tokens=True, **kwargs)["input_ids"]
+
+
 def is_seq2seq(config) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False))
 

@@ -15,6 +15,7 @@ from .greedy import greedy
 from .program import Program
 from .result import DecodeResult
 from .runner import DecoderRunner, SharedPrefix, common_prefix
+from ..hf import text_ids
 from .target import target_ends
 
 
@@ -32,7 +33,7 @@ def build_programs(
 def default_prompt_ids(tokenizer, prompt: str, seq2seq: bool) -> List[int]:
     """Prompt ids when none are given: seq2seq: ``tokenizer(prompt)`` (its special tokens,
     e.g. T5's ``</s>``); decoder-only: the same without a trailing EOS."""
-    ids = list(tokenizer(prompt)["input_ids"])
+    ids = list(text_ids(tokenizer, prompt))
     if not seq2seq and ids and tokenizer.eos_token_id is not None and ids[-1] == tokenizer.eos_token_id:
         ids = ids[:-1]
     return ids

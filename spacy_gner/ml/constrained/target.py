@@ -34,6 +34,7 @@ import weakref
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ...errors import Errors
+from ..hf import text_ids
 
 UNIT_CONTEXT = "x(O)"
 _CACHE_LIMIT = 200_000
@@ -68,7 +69,7 @@ def _cache_for(store, tokenizer) -> dict:
 
 
 def _ids(tokenizer, text: str) -> List[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return list(text_ids(tokenizer, text, add_special_tokens=False))
 
 
 def unit_ids(
@@ -93,12 +94,12 @@ def unit_ids(
             cache.clear()
         texts = [unit_text(word, t, first=first, leading_space=leading_space) for t in todo]
         if first:
-            got = tokenizer(texts, add_special_tokens=False)["input_ids"]
+            got = text_ids(tokenizer, texts, add_special_tokens=False)
         else:
             ctx = cache.get(("__context__",))
             if ctx is None:
                 ctx = cache[("__context__",)] = _ids(tokenizer, UNIT_CONTEXT)
-            full = tokenizer([UNIT_CONTEXT + t for t in texts], add_special_tokens=False)["input_ids"]
+            full = text_ids(tokenizer, [UNIT_CONTEXT + t for t in texts], add_special_tokens=False)
             got = [f[len(ctx) :] if list(f[: len(ctx)]) == ctx else _ids(tokenizer, t) for f, t in zip(full, texts)]
         for tag, ids in zip(todo, got):
             cache[(word, tag, first, leading_space)] = out[tag] = tuple(ids)
@@ -170,7 +171,7 @@ def whole_string_ids(tokenizer, words: Sequence[str], tags: Sequence[str], *, se
 
     target = build_target(words, tags)
     if seq2seq:
-        return list(tokenizer(text_target=target)["input_ids"])
+        return list(text_ids(tokenizer, text_target=target))
     return _ids(tokenizer, " " + target) + [tokenizer.eos_token_id]
 
 
