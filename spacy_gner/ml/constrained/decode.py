@@ -10,12 +10,12 @@ import warnings
 from typing import Dict, List, Optional, Sequence
 
 from ...errors import Errors, Warnings
+from ..hf import text_ids
 from .beam import beam
 from .greedy import greedy
 from .program import Program
 from .result import DecodeResult
 from .runner import DecoderRunner, SharedPrefix, common_prefix
-from ..hf import text_ids
 from .target import target_ends
 
 
