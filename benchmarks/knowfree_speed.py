@@ -416,11 +416,13 @@ def summarise(dataset, results):
                 f"inference {kf['wps'] / ot['wps']:.2f}x, training step {ot['step_s'] / kf['step_s']:.2f}x"
             )
             # the seed-to-seed spread of the paired difference says how much the mean can be trusted
-            diffs, n = paired_diffs(results["knowfree"], results[other], "f1"), len(seeds)
+            rows = (results["knowfree"], results[other])
+            diffs, n = paired_diffs(*rows, "f1"), len(seeds)
+            with_dev = all(r.get("dev_f1") is not None for rs in rows for r in rs)
             print(
-                f"    paired over the seeds: test {paired_diff(results['knowfree'], results[other], 'f1')}, "
-                f"dev {paired_diff(results['knowfree'], results[other], 'dev_f1')}; standard error of the test "
-                f"mean {statistics.stdev(diffs) / n**0.5 if n > 1 else 0.0:.2f}"
+                f"    paired over the seeds: test {paired_diff(*rows, 'f1')}"
+                + (f", dev {paired_diff(*rows, 'dev_f1')}" if with_dev else "")
+                + f"; standard error of the test mean {statistics.stdev(diffs) / n**0.5 if n > 1 else 0.0:.2f}"
             )
     sys.stdout.flush()
 
