@@ -27,7 +27,7 @@ Token sequences (constrained decoding must reproduce them exactly):
   target = ``tokenizer(" " + target, add_special_tokens=False)``, the whole string with
   one leading space, then ``eos_token_id``. The loss covers the target tokens only.
 """
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -170,16 +170,12 @@ class HFGenerator:
             # the wrapper around the prompt as usual, the prompt itself as plain text
             bos = self.tokenizer("", add_special_tokens=add_special)["input_ids"]
             bos = [i for i in bos if i != self.tokenizer.eos_token_id]
-            ids = bos + [
-                i
-                for part, as_text in ((head, False), (prompt, True), (tail, False))
-                if part
-                for i in (
-                    text_ids(self.tokenizer, part, add_special_tokens=False)
-                    if as_text
-                    else self.tokenizer(part, add_special_tokens=False)["input_ids"]
-                )
-            ]
+            ids = (
+                bos
+                + self.tokenizer(head, add_special_tokens=False)["input_ids"]
+                + text_ids(self.tokenizer, prompt, add_special_tokens=False)
+                + self.tokenizer(tail, add_special_tokens=False)["input_ids"]
+            )
             return ids[-max_length:]
         ids = self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
         if self.tokenizer.eos_token_id is not None and ids and ids[-1] == self.tokenizer.eos_token_id and add_special:
@@ -197,16 +193,12 @@ class HFGenerator:
         ids = text_ids(self.tokenizer, word, add_special_tokens=False)
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
-    @property
+    @cached_property
     def _special_strings(self) -> List[str]:
         """The texts the tokenizer would read as special tokens."""
-        found = getattr(self, "_specials_cache", None)
-        if found is None:
-            decoder = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
-            found = {t.content for t in decoder.values() if getattr(t, "special", False)}
-            found |= set(self.tokenizer.all_special_tokens)
-            found = self._specials_cache = sorted(t for t in found if t)
-        return found
+        decoder = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
+        found = {t.content for t in decoder.values() if getattr(t, "special", False)}
+        return sorted(t for t in found | set(self.tokenizer.all_special_tokens) if t)
 
     # --- training -------------------------------------------------------------------
 
@@ -445,7 +437,7 @@ class HFGenerator:
         """A generous bound on the target's length in tokens, so a model that never emits
         EOS stops after about one sentence's worth instead of ``cap`` tokens."""
         longest_tag = max(
-            [len(self.tokenizer(f"(I-{lab})", add_special_tokens=False)["input_ids"]) for lab in labels] + [3]
+            [len(text_ids(self.tokenizer, f"(I-{lab})", add_special_tokens=False)) for lab in labels] + [3]
         )
         words_len = len(text_ids(self.tokenizer, " ".join(words), add_special_tokens=False))
         return min(cap, 2 * words_len + len(words) * (longest_tag + 1) + 8)
