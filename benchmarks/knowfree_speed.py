@@ -420,7 +420,7 @@ def summarise(dataset, results):
             diffs, n = paired_diffs(*rows, "f1"), len(seeds)
             with_dev = all(r.get("dev_f1") is not None for rs in rows for r in rs)
             print(
-                f"    paired over the seeds: test {paired_diff(*rows, 'f1')}"
+                f"    paired over the seeds: test {mean_sd(diffs)} (n={n})"
                 + (f", dev {paired_diff(*rows, 'dev_f1')}" if with_dev else "")
                 + f"; standard error of the test mean {statistics.stdev(diffs) / n**0.5 if n > 1 else 0.0:.2f}"
             )
