@@ -14,12 +14,23 @@ every drop and seed on the same training subset (``--data-seed``); per (size, mo
 drop with the best mean dev F1 over the seeds is chosen, and its test F1 (at each run's
 best dev epoch) is reported as mean ± sd over the seeds, beside the whole grid.
 ``--dataset`` picks the corpus (a ``../shared/data`` folder with train/dev/test: conll2003,
-bc5cdr, AnatEM, ...). ``--results FILE`` appends each finished run as a JSON line and
-skips runs already there, so a long search resumes after a kill.
+bc5cdr, AnatEM, ...; ``genia`` is the nested split of part b, scored on doc.spans["sc"],
+with ``--models spancat,knowfree --sizes all``). ``--results FILE`` appends each finished
+run as a JSON line and skips runs already there, so a long search resumes after a kill.
+
+``--encoder DIR`` puts one pretrained transformer (all-MiniLM-L6-v2, say) under every model
+through spacy-transformers (a ``transformer`` component and a listener, as in
+configs/knowfree_trf.cfg, with its optimiser). ``--extensions fused.spacy`` (the augment
+command's output for the same training subset) adds the model ``knowfree+ext``: the same
+knowfree_spans trained with the LLM's extension labels.
 
     python benchmarks/knowfree.py [--epochs 40] [--sizes 250,500,1000] [--parts a,b,c] [--quick]
     python benchmarks/knowfree.py --parts a --dataset bc5cdr --drop 0.1,0.2,0.4 --seeds 0,1,2 \
         --results /work/runs/knowfree_bc5cdr.jsonl
+    python benchmarks/knowfree.py --parts a --dataset genia --sizes all --models spancat,knowfree ...
+    python benchmarks/knowfree.py --parts a --sizes 500 --encoder ~/.cache/spacy-gner-dev/minilm-l6 ...
+    python benchmarks/knowfree.py --parts a --sizes 250 --models knowfree,knowfree+ext \
+        --extensions OUT/fused.spacy ...   # OUT from: benchmarks/augment_real.py --n 250 --no-train
 """
 
 import argparse
@@ -28,14 +39,16 @@ import platform
 import random
 import sys
 import time
+from pathlib import Path
 
 import common
 import runlog
 import spacy
+from spacy.tokens import DocBin, Span
 from spacy.training import Example
-from thinc.api import Adam, fix_random_seed
+from thinc.api import Adam, fix_random_seed, warmup_linear
 
-from spacy_gner.corpora import read_docs
+from spacy_gner.corpora import EXTENSION_KEY, read_docs
 from spacy_gner.scoring import score_docs
 
 DATA = common.DATA
@@ -47,15 +60,52 @@ VOCAB = spacy.blank("en").vocab  # gold docs and every pipeline share one vocab
 KF_MODEL = {}  # --kf-model overrides of knowfree_spans' model settings
 
 
+ENCODER = {}  # --encoder: a pretrained transformer under every model (name, pooling)
+
+
+def encoder_text():
+    if not ENCODER:
+        return "spaCy CNN tok2vec (MultiHashEmbed 96 + 4 maxout CNN layers); thinc Adam lr 1e-3"
+    return (
+        f"{ENCODER['name']} through spacy-transformers (fine-tuned, {ENCODER['pooling']}); thinc Adam "
+        f"{ENCODER['lr']:g} warm-up 10% then linear decay, L2 0.01, clip 1.0"
+    )
+
+
 def make_nlp(kind, labels, width="auto"):
+    """A blank pipeline with one model: ``ner``, ``spancat``, ``knowfree_flat`` (doc.ents)
+    or ``knowfree`` (nested, doc.spans). With ``--encoder``, a ``transformer`` component
+    comes first and the model's tok2vec is a listener to it, the same for every model."""
     nlp = spacy.blank("en", vocab=VOCAB)
     model = {"max_span_width": width, **KF_MODEL}
+    extra = {}
+    if ENCODER:
+        nlp.add_pipe(
+            "transformer",
+            config={
+                "model": {
+                    "@architectures": "spacy-transformers.TransformerModel.v3",
+                    "name": ENCODER["name"],
+                    "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 128, "stride": 96},
+                    "tokenizer_config": {"use_fast": True},
+                },
+                "set_extra_annotations": {"@annotation_setters": "spacy-transformers.null_annotation_setter.v1"},
+            },
+        )
+        listener = {
+            "@architectures": "spacy-transformers.TransformerListener.v1",
+            "grad_factor": 1.0,
+            "upstream": "transformer",
+            "pooling": {"@layers": ENCODER["pooling"]},
+        }
+        model["tok2vec"] = listener
+        extra = {"model": {"tok2vec": listener}}
     if kind == "ner":
-        pipe = nlp.add_pipe("ner")
+        pipe = nlp.add_pipe("ner", config=extra)
     elif kind == "spancat":
         pipe = nlp.add_pipe(
             "spancat",
-            config={"suggester": {"@misc": "spacy.ngram_range_suggester.v1", "min_size": 1, "max_size": 10}},
+            config={"suggester": {"@misc": "spacy.ngram_range_suggester.v1", "min_size": 1, "max_size": 10}, **extra},
         )
     elif kind == "knowfree_flat":
         pipe = nlp.add_pipe("knowfree_spans", config={"mode": "flat", "write_ents": True, "model": model})
@@ -82,7 +132,12 @@ def train(nlp, gold, epochs, batch_size, seed, dev=None, test=None, spans_key=No
     the best dev epoch (model selection as ``spacy train`` does), else the last epoch's."""
     fix_random_seed(seed)
     egs = [Example(nlp.make_doc(d.text), d) for d in gold]
-    opt = Adam(0.001)
+    if ENCODER:  # configs/knowfree_trf.cfg's optimiser; warm-up over the first 10% of the steps
+        total = epochs * -(-len(egs) // batch_size)
+        rate = warmup_linear(ENCODER["lr"], max(1, total // 10), total)
+        opt = Adam(learn_rate=rate, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0)
+    else:
+        opt = Adam(0.001)
     nlp.initialize(lambda: egs, sgd=opt)
     rng = random.Random(seed)
     secs, best = 0.0, (-1.0, None, 0)
@@ -90,6 +145,7 @@ def train(nlp, gold, epochs, batch_size, seed, dev=None, test=None, spans_key=No
         start = time.perf_counter()
         for batch in length_batches(egs, batch_size, rng):
             nlp.update(batch, sgd=opt, drop=DROP)
+            opt.step_schedules()  # as spacy train does after every update
         secs += time.perf_counter() - start
         if dev is not None and (epoch + 1) % 2 == 0 or epoch + 1 == epochs:
             dev_f = evaluate(nlp, dev, spans_key)[0] if dev is not None else 0.0
@@ -108,35 +164,89 @@ def evaluate(nlp, gold, spans_key=None):
     return 100 * (res["strict"]["f"] or 0.0), words / secs
 
 
+def genia_split(vocab, seed, limit=0):
+    """GENIA dev.jsonlines after a seeded shuffle (its first ``limit`` sentences if set),
+    split 80/20 into train and test, the first tenth of train held out for model selection:
+    (train, dev, test, labels)."""
+    genia = read_docs(vocab, DATA / "genia" / "dev.jsonlines", shuffle=True, seed=seed)
+    if limit:
+        genia = genia[:limit]
+    cut = int(0.8 * len(genia))
+    train, test = genia[:cut], genia[cut:]
+    n_dev = len(train) // 10
+    labels = sorted({s.label_ for d in genia for s in d.spans["sc"]})
+    return train[n_dev:], train[:n_dev], test, labels
+
+
+def load_corpus(args, vocab, data_seed):
+    """(train, dev, test, labels, spans key) of ``--dataset``, train after a seeded shuffle.
+    ``genia`` is nested (scored on doc.spans["sc"]), every other corpus flat (doc.ents)."""
+    if args.dataset == "genia":
+        return (*genia_split(vocab, data_seed), "sc")
+    corpus = DATA / args.dataset
+    train_all = read_docs(vocab, corpus / "train.txt", shuffle=True, seed=data_seed)
+    dev = read_docs(vocab, corpus / "dev.txt")
+    test = read_docs(vocab, corpus / "test.txt")
+    labels = sorted({e.label_ for d in train_all for e in d.ents})
+    return train_all, dev, test, labels, None
+
+
+def with_extensions(docs, path, vocab):
+    """``docs`` with the extension spans (doc.spans[EXTENSION_KEY]) of the LLM workflow's
+    fused corpus at ``path`` (``python -m spacy_gner augment``'s fused.spacy), matched by text."""
+    if path is None:
+        sys.exit("a '+ext' model needs --extensions FUSED.spacy (the augment command's fused.spacy)")
+    fused = {d.text: d for d in DocBin().from_disk(path).get_docs(vocab)}
+    missing = [d.text for d in docs if d.text not in fused or len(fused[d.text]) != len(d)]
+    if missing:
+        sys.exit(
+            f"{len(missing)} of {len(docs)} training sentences are not in {path} (first: {missing[0]!r}): "
+            "annotate the same subset (same corpus, --limit and shuffle seed)"
+        )
+    out = []
+    for doc in docs:
+        doc = doc.copy()
+        src = fused[doc.text]
+        doc.spans[EXTENSION_KEY] = [
+            Span(doc, s.start, s.end, label=s.label_) for s in src.spans.get(EXTENSION_KEY, [])
+        ]
+        out.append(doc)
+    return out
+
+
 def part_a(args, vocab, drops, seeds, data_seed):
     """Every (size, model, drop, seed) run; per (size, model) the drop with the best mean
     dev F1 over the seeds, and its test F1 as mean ± sd over the seeds."""
     global DROP
-    corpus = DATA / args.dataset
-    train_all = read_docs(vocab, corpus / "train.txt", shuffle=True, seed=data_seed)
-    dev = read_docs(vocab, corpus / "dev.txt")[: args.dev_limit]
-    test = read_docs(vocab, corpus / "test.txt")[: args.test_limit]
-    labels = sorted({e.label_ for d in train_all for e in d.ents})
+    train_all, dev, test, labels, spans_key = load_corpus(args, vocab, data_seed)
+    dev, test = dev[: args.dev_limit], test[: args.test_limit]
+    sizes = [len(train_all) if x == "all" else int(x) for x in args.sizes.split(",") if x]
+    target = f"doc.spans[{spans_key!r}]" if spans_key else "doc.ents"
     print(
-        f"\n## (a) {args.dataset}, strict test F1 (doc.ents) on the first {len(test)} test sentences, "
+        f"\n## (a) {args.dataset}, strict test F1 ({target}) on the first {len(test)} test sentences, "
         f"model chosen on the first {len(dev)} dev sentences"
     )
     print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'seed':>6}{'dev F1':>8}{'test F1':>9}{'best ep':>8}"
           f"{'train s':>9}")
     done = {r["key"]: r for r in runlog.read(args.results)} if args.results else {}
     runs = []
-    for size in [int(x) for x in args.sizes.split(",") if x]:
+    encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{ENCODER['lr']:g}" if ENCODER else ""
+    for size in sizes:
         for kind in args.models.split(","):
             for drop in drops:
                 for seed in seeds:
                     key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
-                           f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}")
+                           f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}{encoder}")
                     rec = done.get(key)
                     if rec is None:
                         DROP = drop
-                        nlp = make_nlp("ner" if kind == "ner" else "knowfree_flat", labels)
-                        secs, (dev_f, test_f, ep) = train(nlp, train_all[:size], args.epochs, args.batch_size, seed,
-                                                          dev, test)
+                        gold = train_all[:size]
+                        if kind.endswith("+ext"):
+                            gold = with_extensions(gold, args.extensions, vocab)
+                        knowfree = "knowfree" if spans_key else "knowfree_flat"
+                        nlp = make_nlp(knowfree if kind.startswith("knowfree") else kind, labels)
+                        secs, (dev_f, test_f, ep) = train(nlp, gold, args.epochs, args.batch_size, seed,
+                                                          dev, test, spans_key)
                         rec = {"key": key, "size": size, "model": kind, "drop": drop, "seed": seed, "dev_f": dev_f,
                                "test_f": test_f, "best_epoch": ep, "train_s": round(secs, 1)}
                         if args.results:
@@ -149,7 +259,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
     print(f"\n## (a) chosen on dev: per size and model, the drop with the best mean dev F1 over seeds "
           f"{','.join(map(str, seeds))}; test F1 mean ± sd over those seeds")
     print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'dev F1':>16}{'test F1':>16}")
-    for size in [int(x) for x in args.sizes.split(",") if x]:
+    for size in sizes:
         for kind in args.models.split(","):
             by_drop = {d: [r for r in runs if r["size"] == size and r["model"] == kind and r["drop"] == d]
                        for d in drops}
@@ -165,7 +275,8 @@ def main():
     ap.add_argument("--test-limit", type=int, default=1000)
     ap.add_argument("--dev-limit", type=int, default=500)
     ap.add_argument("--sizes", default="250,500,1000")
-    ap.add_argument("--models", default="ner,knowfree", help="CoNLL rows: which models to train")
+    ap.add_argument("--models", default="ner,knowfree", help="part a: which models to train (ner, spancat, "
+                    "knowfree: flat, or nested on genia; knowfree+ext: with --extensions)")
     ap.add_argument("--genia-models", default="spancat,knowfree", help="GENIA rows: which models to train")
     ap.add_argument("--genia-epochs", type=int, default=0, help="at most, for GENIA (default: --epochs)")
     ap.add_argument("--parts", default="a,b,c", help="a: CoNLL vs ner, b: GENIA vs spancat, c: speed")
@@ -178,10 +289,20 @@ def main():
     ap.add_argument("--seeds", default=None, help="part a: comma-separated training seeds (default: --seed)")
     ap.add_argument("--data-seed", type=int, default=None, help="part a: shuffle picking the training subset "
                     "(default: --seed)")
-    ap.add_argument("--dataset", default="conll2003", help="part a: corpus folder under the data directory")
+    ap.add_argument("--dataset", default="conll2003", help="part a: corpus folder under the data directory; "
+                    "genia: nested, split as in part b with --data-seed (--sizes all)")
     ap.add_argument("--results", default=None, help="part a: JSONL of finished runs (appended; reruns skip them)")
+    ap.add_argument("--encoder", default=None, help="a pretrained transformer (HF directory or hub name) under "
+                    "every model, through spacy-transformers, instead of the CNN tok2vec")
+    ap.add_argument("--pooling", default="reduce_first.v1", help="--encoder: sub-tokens to words (as knowfree_trf.cfg)")
+    ap.add_argument("--encoder-lr", type=float, default=5e-5, help="--encoder: peak learning rate for the whole "
+                    "pipeline (linear warm-up over 10%% of the steps, then linear decay; L2 0.01, clip 1.0)")
+    ap.add_argument("--extensions", default=None, help="part a: the augment command's fused.spacy for the "
+                    "training subset; a model named 'knowfree+ext' trains with its extension labels")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
+    if args.encoder:
+        ENCODER.update(name=args.encoder, pooling=args.pooling, lr=args.encoder_lr)
     global DROP
     drops = [float(x) for x in args.drop.split(",") if x]
     DROP = drops[0]
@@ -199,10 +320,10 @@ def main():
         f"torch threads {__import__('torch').get_num_threads()}"
     )
     print(
-        f"# encoder: spaCy CNN tok2vec (same for all); Adam lr 1e-3, batch {args.batch_size}, up to "
+        f"# encoder: {encoder_text()} (same for all); batch {args.batch_size}, up to "
         f"{args.epochs} epochs, drop {args.drop} for all, test F1 at the best dev epoch (dev scored every 2 epochs), "
         f"seed(s) {','.join(map(str, seeds))} (part a; data subset seed {data_seed}), {args.seed} (b, c); "
-        f"knowfree model overrides: {KF_MODEL or 'none'}"
+        f"knowfree model overrides: {KF_MODEL or 'none'}; extension labels: {args.extensions or 'none'}"
     )
     if "a" in parts:
         part_a(args, vocab, drops, seeds, data_seed)
@@ -210,18 +331,10 @@ def main():
     if "b" not in parts and "c" not in parts:
         return
     # (b) GENIA nested
-    genia = read_docs(vocab, DATA / "genia" / "dev.jsonlines", shuffle=True, seed=args.seed)
-    if args.quick:
-        genia = genia[:300]
-    elif args.genia_limit:
-        genia = genia[: args.genia_limit]
-    cut = int(0.8 * len(genia))
-    g_train, g_test = genia[:cut], genia[cut:]
-    g_dev, g_fit = g_train[: len(g_train) // 10], g_train[len(g_train) // 10 :]
-    g_labels = sorted({s.label_ for d in genia for s in d.spans["sc"]})
+    g_fit, g_dev, g_test, g_labels = genia_split(vocab, args.seed, 300 if args.quick else args.genia_limit)
     print(
-        f"\n## (b) GENIA nested (dev.jsonlines split 80/20 with seed {args.seed}: {len(g_train)} train, of which "
-        f"{len(g_dev)} held out for model selection / {len(g_test)} test), strict F1 of doc.spans['sc']"
+        f"\n## (b) GENIA nested (dev.jsonlines split 80/20 with seed {args.seed}: {len(g_fit) + len(g_dev)} train, "
+        f"of which {len(g_dev)} held out for model selection / {len(g_test)} test), strict F1 of doc.spans['sc']"
     )
     print(f"{'model':>16}{'test F1':>9}{'best ep':>8}{'words/s':>10}{'train s':>9}")
     speeds = {}
