@@ -251,3 +251,35 @@ def test_bad_arguments_get_coded_errors(kwargs, code):
         constrained_decode(None, None, prompts, words, labels, **args)
     with pytest.raises(ValueError, match="E002"):
         target_segments(["a", "b"], ["O"])
+
+
+def test_component_draft_window_setting_reaches_the_decoder(tiny_t5_dir, monkeypatch):
+    """``draft_window`` is a component setting (default: the decoder's DRAFT_WINDOW), passed
+    to constrained decoding; the window changes the passes, never the tags."""
+    import spacy_gner.ml.constrained as constrained
+    from spacy_gner.ml.constrained.decode import DRAFT_WINDOW
+
+    seen = []
+    real = constrained.constrained_decode
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["draft_window"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(constrained, "constrained_decode", spy)
+    text = "Ann visited Paris with Bob Lee ."
+    tags = []
+    for window in (DRAFT_WINDOW, 2, None):
+        nlp = spacy.blank("en")
+        config = {"model": {"name": str(tiny_t5_dir)}, "labels": ["per", "loc"], "decoding": "constrained"}
+        if window != DRAFT_WINDOW:  # the first pipe runs on the default
+            config["draft_window"] = window
+        nlp.add_pipe("gner_generator", config=config)
+        nlp.initialize()
+        torch.manual_seed(0)
+        tags.append([(s.start, s.end, s.label_) for s in nlp(text).spans["gner"]])
+    assert seen == [DRAFT_WINDOW, 2, None]
+    assert tags[0] == tags[1] == tags[2]
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="E031.*draft_window.*null"):
+            spacy.blank("en").add_pipe("gner_generator", config={"draft_window": bad})

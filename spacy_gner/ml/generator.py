@@ -233,6 +233,7 @@ class HFGenerator:
         max_source: int = 640,
         max_target: int = 640,
         decoding: str = "free",
+        draft_window: Optional[int] = 16,
         texts_out: Optional[List[str]] = None,
         cut_out: Optional[List[bool]] = None,
     ) -> List[Tuple[List[str], Optional[List[float]]]]:
@@ -244,7 +245,8 @@ class HFGenerator:
 
         ``free``: ``generate`` (greedy or beam), parse ``word(label)`` pairs, align them to
         the input words by hierarchical matching with back-tokenization, repair the BIO.
-        ``constrained``: ``spacy_gner.ml.constrained.constrained_decode``.
+        ``constrained``: ``spacy_gner.ml.constrained.constrained_decode`` (greedy drafts of
+        at most ``draft_window`` tokens; None: unbounded).
         """
         if decoding == "constrained":
             from .constrained import constrained_decode
@@ -258,6 +260,7 @@ class HFGenerator:
                     labels_batch,
                     beam_size=beam_size,
                     speculative=True,
+                    draft_window=draft_window,
                     prompt_ids=[self.encode_prompt(p, max_source) for p in prompts],
                     seq2seq=self.seq2seq,
                     batch_size=batch_size,

@@ -112,6 +112,9 @@ SETTINGS = (  # (name, type, default)
     ("external_entity_max", int, 5),
     ("seed", int, 0),
     ("decoding", str, "free"),
+    # constrained greedy: longest speculative draft in tokens (ml.constrained.DRAFT_WINDOW);
+    # null = the rest of the sentence (fewest passes, for small latency-bound GPU batches)
+    ("draft_window", Optional[int], 16),
     ("threshold", float, 0.0),
     ("scorer", Optional[Callable], {"@scorers": "spacy.ner_scorer.v1"}),
 )
@@ -128,6 +131,10 @@ class GNERGenerator(DirectoryOnlyPipe):
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
         self.check_settings(SIZE_SETTINGS)
+        window = self.cfg.get("draft_window")
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            what = f"{name} setting 'draft_window'"
+            raise ValueError(Errors.E031.format(what=what, rule="an integer >= 1, or null (no limit)", value=window))
         if (
             "window_overlap" in self.cfg
             and "window_words" in self.cfg
