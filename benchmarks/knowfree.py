@@ -68,7 +68,7 @@ def encoder_text():
         return "spaCy CNN tok2vec (MultiHashEmbed 96 + 4 maxout CNN layers); thinc Adam lr 1e-3"
     return (
         f"{ENCODER['name']} through spacy-transformers (fine-tuned, {ENCODER['pooling']}); thinc Adam "
-        f"{ENCODER['lr']:g} warm-up 10% then linear decay, L2 0.01, clip 1.0"
+        f"{','.join(f'{lr:g}' for lr in ENCODER['lrs'])} warm-up 10% then linear decay, L2 0.01, clip 1.0"
     )
 
 
@@ -226,20 +226,29 @@ def part_a(args, vocab, drops, seeds, data_seed):
         f"\n## (a) {args.dataset}, strict test F1 ({target}) on the first {len(test)} test sentences, "
         f"model chosen on the first {len(dev)} dev sentences"
     )
-    print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'seed':>6}{'dev F1':>8}{'test F1':>9}{'best ep':>8}"
+    # the search grid: every drop, and with --encoder every peak learning rate too
+    lrs = ENCODER["lrs"] if ENCODER else [None]
+    grid = [(drop, lr) for drop in drops for lr in lrs]
+
+    def setting(drop, lr):
+        return f"{drop:g}" if lr is None else f"{drop:g}/{lr:g}"
+
+    head = "drop" if not ENCODER else "drop/lr"
+    print(f"{'train sents':>12}{'model':>13}{head:>12}{'seed':>6}{'dev F1':>8}{'test F1':>9}{'best ep':>8}"
           f"{'train s':>9}")
     done = {r["key"]: r for r in runlog.read(args.results)} if args.results else {}
     runs = []
-    encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{ENCODER['lr']:g}" if ENCODER else ""
     for size in sizes:
         for kind in args.models.split(","):
-            for drop in drops:
+            for drop, lr in grid:
                 for seed in seeds:
+                    encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{lr:g}" if ENCODER else ""
                     key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
                            f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}{encoder}")
                     rec = done.get(key)
                     if rec is None:
                         DROP = drop
+                        ENCODER["lr"] = lr
                         gold = train_all[:size]
                         if kind.endswith("+ext"):
                             gold = with_extensions(gold, args.extensions, vocab)
@@ -249,23 +258,29 @@ def part_a(args, vocab, drops, seeds, data_seed):
                                                           dev, test, spans_key)
                         rec = {"key": key, "size": size, "model": kind, "drop": drop, "seed": seed, "dev_f": dev_f,
                                "test_f": test_f, "best_epoch": ep, "train_s": round(secs, 1)}
+                        if lr is not None:
+                            rec["lr"] = lr
                         if args.results:
                             runlog.append(args.results, rec)
                     runs.append(rec)
-                    print(f"{size:>12}{kind:>10}{drop:>6g}{seed:>6}{rec['dev_f']:>8.2f}{rec['test_f']:>9.2f}"
-                          f"{rec['best_epoch']:>8}{rec['train_s']:>9.0f}", flush=True)
-    if len(drops) == 1 and len(seeds) == 1:
+                    print(f"{size:>12}{kind:>13}{setting(drop, lr):>12}{seed:>6}{rec['dev_f']:>8.2f}"
+                          f"{rec['test_f']:>9.2f}{rec['best_epoch']:>8}{rec['train_s']:>9.0f}", flush=True)
+    if len(grid) == 1 and len(seeds) == 1:
         return
-    print(f"\n## (a) chosen on dev: per size and model, the drop with the best mean dev F1 over seeds "
+    what = "drop" if not ENCODER else "drop and learning rate"
+    print(f"\n## (a) chosen on dev: per size and model, the {what} with the best mean dev F1 over seeds "
           f"{','.join(map(str, seeds))}; test F1 mean ± sd over those seeds")
-    print(f"{'train sents':>12}{'model':>10}{'drop':>6}{'dev F1':>16}{'test F1':>16}")
+    print(f"{'train sents':>12}{'model':>13}{head:>12}{'dev F1':>16}{'test F1':>16}")
     for size in sizes:
         for kind in args.models.split(","):
-            by_drop = {d: [r for r in runs if r["size"] == size and r["model"] == kind and r["drop"] == d]
-                       for d in drops}
-            best = max(drops, key=lambda d: sum(r["dev_f"] for r in by_drop[d]) / len(by_drop[d]))
-            rs = by_drop[best]
-            print(f"{size:>12}{kind:>10}{best:>6g}{runlog.mean_sd([r['dev_f'] for r in rs]):>16}"
+            by_setting = {
+                (d, lr): [r for r in runs if r["size"] == size and r["model"] == kind and r["drop"] == d
+                          and r.get("lr") == lr]
+                for d, lr in grid
+            }
+            best = max(grid, key=lambda g: sum(r["dev_f"] for r in by_setting[g]) / len(by_setting[g]))
+            rs = by_setting[best]
+            print(f"{size:>12}{kind:>13}{setting(*best):>12}{runlog.mean_sd([r['dev_f'] for r in rs]):>16}"
                   f"{runlog.mean_sd([r['test_f'] for r in rs]):>16}", flush=True)
 
 
@@ -295,14 +310,16 @@ def main():
     ap.add_argument("--encoder", default=None, help="a pretrained transformer (HF directory or hub name) under "
                     "every model, through spacy-transformers, instead of the CNN tok2vec")
     ap.add_argument("--pooling", default="reduce_first.v1", help="--encoder: sub-tokens to words (as knowfree_trf.cfg)")
-    ap.add_argument("--encoder-lr", type=float, default=5e-5, help="--encoder: peak learning rate for the whole "
-                    "pipeline (linear warm-up over 10%% of the steps, then linear decay; L2 0.01, clip 1.0)")
+    ap.add_argument("--encoder-lr", default="5e-5", help="--encoder: peak learning rate for the whole pipeline "
+                    "(linear warm-up over 10%% of the steps, then linear decay; L2 0.01, clip 1.0); a comma list is "
+                    "searched with --drop in part a")
     ap.add_argument("--extensions", default=None, help="part a: the augment command's fused.spacy for the "
                     "training subset; a model named 'knowfree+ext' trains with its extension labels")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.encoder:
-        ENCODER.update(name=args.encoder, pooling=args.pooling, lr=args.encoder_lr)
+        lrs = [float(x) for x in args.encoder_lr.split(",") if x]
+        ENCODER.update(name=args.encoder, pooling=args.pooling, lrs=lrs, lr=lrs[0])
     global DROP
     drops = [float(x) for x in args.drop.split(",") if x]
     DROP = drops[0]
