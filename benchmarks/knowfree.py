@@ -246,6 +246,8 @@ def part_a(args, vocab, drops, seeds, data_seed):
                     key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
                            f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}{encoder}")
                     rec = done.get(key)
+                    if rec is None and args.cached_only:
+                        continue
                     if rec is None:
                         DROP = drop
                         ENCODER["lr"] = lr
@@ -278,6 +280,9 @@ def part_a(args, vocab, drops, seeds, data_seed):
                           and r.get("lr") == lr]
                 for d, lr in grid
             }
+            if any(len(rs) < len(seeds) for rs in by_setting.values()):  # --cached-only, not finished
+                print(f"{size:>12}{kind:>13}{'unfinished':>12}", flush=True)
+                continue
             best = max(grid, key=lambda g: sum(r["dev_f"] for r in by_setting[g]) / len(by_setting[g]))
             rs = by_setting[best]
             print(f"{size:>12}{kind:>13}{setting(*best):>12}{runlog.mean_sd([r['dev_f'] for r in rs]):>16}"
@@ -315,6 +320,8 @@ def main():
                     "searched with --drop in part a")
     ap.add_argument("--extensions", default=None, help="part a: the augment command's fused.spacy for the "
                     "training subset; a model named 'knowfree+ext' trains with its extension labels")
+    ap.add_argument("--cached-only", action="store_true", help="part a: print the runs already in --results, "
+                    "train nothing")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.encoder:
