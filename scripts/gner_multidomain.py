@@ -130,7 +130,7 @@ def stage_train(args):
     nlp.add_pipe(
         "gner_generator",
         config={
-            "model": {"name": args.backbone, "device": "cpu"},
+            "model": {"name": args.backbone, "device": "auto"},
             "max_source_length": 1280,
             "max_target_length": 1280,
             "batch_size": 16,
@@ -176,6 +176,16 @@ def stage_train(args):
         log(f"resumed at step {state['step']}/{total}")
     log(f"training: {len(egs)} sentences, {args.epochs} epoch(s), {total} steps of {args.batch}, "
         f"micro-batch {args.micro_batch}, AdamW lr {args.lr:g}, {torch.get_num_threads()} torch thread(s)")
+    conditions = out / "conditions.json"
+    if not conditions.exists():  # the run's conditions, as first started (the table prints them)
+        import platform
+
+        conditions.write_text(json.dumps({
+            "backbone": args.backbone, "sentences": len(egs), "per_dataset": args.per_dataset,
+            "epochs": args.epochs, "steps": total, "batch": args.batch, "lr": args.lr, "warmup_steps": warm,
+            "seed": args.seed, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {torch.get_num_threads()} torch thread(s)",
+        }, indent=1) + "\n")
     start = time.perf_counter()
     while state["step"] < total:
         idx = order[state["step"] * args.batch : (state["step"] + 1) * args.batch]
@@ -264,6 +274,14 @@ def stage_table(args):
     state = json.loads((out / "train_state.json").read_text()) if (out / "train_state.json").exists() else None
     done = f"{state['step']} steps, {state['train_s'] / 3600:.2f} h of training" if state else "training not finished"
     print(f"# gner_generator multi-domain run in {out}: {done}")
+    if (out / "conditions.json").exists():
+        c = json.loads((out / "conditions.json").read_text())
+        print(f"# trained: {c['backbone']} on {c['sentences']} sentences ({c['per_dataset']} per training set), "
+              f"{c['epochs']} epoch(s) = {c['steps']} steps of {c['batch']}, AdamW {c['lr']:g}, "
+              f"{c['warmup_steps']} warm-up steps + cosine, seed {c['seed']}; {c['machine']}")
+    print(f"# zero-shot sets ({', '.join(ZERO_SHOT)}): first {args.zeroshot_limit or 'all'} test sentences, "
+          f"their label.txt types, never trained or tuned on; in-domain: first {args.indomain_test} test "
+          "sentences of each training set")
     print(f"{'set':<16}{'decoding':<13}{'sents':>6}{'strict F1':>11}{'paper F1':>10}{'sent/s':>8}")
     for name, decoding, _, _ in eval_jobs(args):
         target = out / "eval" / f"{name}-{decoding}.json"

@@ -169,7 +169,7 @@ def test_gner_mix_same_count_per_dataset_names_and_no_zero_shot_data(tmp_path):
     assert conll["label_list"] == ["person", "organization", "location"]
 
 
-def test_gner_training_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny_llama_dir):
+def test_gner_training_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys, tiny_llama_dir):
     from safetensors.torch import load_file
 
     _fake_data(tmp_path / "data")
@@ -197,3 +197,10 @@ def test_gner_training_resumes_to_the_same_weights(tmp_path, monkeypatch, tiny_l
     assert 'decoding = "free"' in (tmp_path / "b" / "model" / "config.cfg").read_text()
     assert 'decoding = "constrained"' in (tmp_path / "b" / "model-constrained" / "config.cfg").read_text()
     assert weights("b", "model-constrained").keys() == b.keys()
+    # the table states how the model was trained, as first started (the resume kept them)
+    capsys.readouterr()
+    multidomain.stage_table(_args(tmp_path / "data", tmp_path / "b", per_dataset=1, backbone=str(llama)))
+    head = capsys.readouterr().out.splitlines()
+    assert head[0].endswith(": 2 steps, 0.00 h of training")
+    assert head[1].startswith(f"# trained: {llama} on 8 sentences (1 per training set), 1 epoch(s) = 2 steps of")
+    assert "cpu" in head[1] and "never trained or tuned on" in head[2]
