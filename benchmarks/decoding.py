@@ -12,7 +12,9 @@ layers) trained from scratch with a byte-level BPE (it needs far longer to learn
 The trained model is cached under ``--cache`` (default ``/tmp/spacy_gner_bench/decoding``),
 keyed by the training settings; reruns skip training, delete it to retrain.
 
-Measured on the same dev sentences (the first ``--n`` of ``dev.txt`` with 1..40 words):
+Measured on the same dev sentences (the first ``--n`` of ``dev.txt`` with 1..40 words),
+the rows interleaved: every method decodes a chunk of ``--chunk`` (64) sentences before the
+next chunk, so a change in the machine's load falls on every row alike:
 
 * free: ``HFGenerator.generate_tags(..., decoding="free")``, the component's own path
   (``generate`` greedy, parse ``word(label)``, hierarchical matching with
@@ -359,6 +361,8 @@ def main():
                     help="smollm2: a budget in optimizer steps of 8 sentences instead of --train-seconds")
     ap.add_argument("--n-train", type=int, default=14041)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--chunk", type=int, default=64, help="sentences per round of the interleaved rows (0: all "
+                    "in one round, each method in turn)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exact-vocab", type=int, default=8000, help="vocabulary of the exactness tokenizers")
     ap.add_argument("--backbone", choices=["smollm2", "t5"], default="smollm2",
@@ -437,16 +441,24 @@ def main():
     # warm-up (allocator, kernels) outside the timings
     for method in ("free", "constrained", "speculative"):
         run(method, su, [0, 1], words_batch[:2], 2, free_passes=[0, 0])
-    results = {}
     # --quick: token-by-token constrained only at batch 16 (at batch 1 it costs as much as free
     # decoding and decides the same tokens; speculative at batch 1 is checked against it too)
     plan = [(bs, m) for bs in (1, 16) for m in ("free", "constrained", "speculative")
             if not (args.quick and bs == 1 and m == "constrained")]
-    for bs, method in plan:
-        free_passes = results[("free", 1)][1] if bs > 1 else None
-        tags, passes, secs = run(method, su, list(range(n)), words_batch, bs, free_passes)
-        results[(method, bs)] = (tags, passes, secs)
-        print(f"  {method} batch {bs}: {secs:.1f}s", flush=True)
+    # the rows are interleaved: every method decodes one chunk of sentences before the next
+    # chunk, so a change in the machine's load falls on all of them alike
+    chunk = args.chunk or n
+    print(f"rows interleaved in chunks of {chunk} sentences ({-(-n // chunk)} rounds)")
+    results = {key: ([], [], 0.0) for key in ((m, bs) for bs, m in plan)}
+    for start in range(0, n, chunk):
+        idx = list(range(start, min(n, start + chunk)))
+        for bs, method in plan:
+            free_passes = results[("free", 1)][1][start:] if bs > 1 else None
+            tags, passes, secs = run(method, su, idx, [words_batch[i] for i in idx], bs, free_passes)
+            old_tags, old_passes, old_secs = results[(method, bs)]
+            results[(method, bs)] = (old_tags + tags, old_passes + list(passes), old_secs + secs)
+        print(f"  round {start // chunk + 1}: " + ", ".join(
+            f"{m} b{bs} {results[(m, bs)][2]:.1f}s" for bs, m in plan), flush=True)
     train = read_conll(DATA / "train.txt")
     exact_sp, exact_bpe, sp_size, bpe_size = exactness(train, dev, su.labels, args.exact_vocab, args.seed, args.cache)
     print(f"exactness tokenizers (trained on {len(train)} CoNLL train sentences): SentencePiece unigram "
