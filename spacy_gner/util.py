@@ -165,12 +165,16 @@ def check_threshold(what: str, value) -> float:
     return float(value)
 
 
-def check_int(what: str, value, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``, else a coded ``ValueError`` (``E031``)."""
+def check_int(what: str, value, minimum: int = 1, *, allow_none: bool = False) -> Optional[int]:
+    """``value`` as an int >= ``minimum`` (or None, with ``allow_none``), else a coded
+    ``ValueError`` (``E031``)."""
     from .errors import Errors
 
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(Errors.E031.format(what=what, rule=f"an integer >= {minimum}", value=value))
+        rule = f"an integer >= {minimum}" + (", or null" if allow_none else "")
+        raise ValueError(Errors.E031.format(what=what, rule=rule, value=value))
     return value
 
 

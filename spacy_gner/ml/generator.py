@@ -39,6 +39,7 @@ from ..errors import Errors
 from ..schema.bio import repair_bio
 from ..schema.matching import hierarchical_match
 from ..schema.prompt import parse_generation
+from .constrained.decode import DRAFT_WINDOW
 from .hf import attached_module_forward, is_seq2seq, load_lm, load_tokenizer, resolve_device, save_hf, text_ids
 
 DEFAULT_WRAPPER = "[INST] {prompt} [/INST]"
@@ -233,7 +234,7 @@ class HFGenerator:
         max_source: int = 640,
         max_target: int = 640,
         decoding: str = "free",
-        draft_window: Optional[int] = 16,
+        draft_window: Optional[int] = DRAFT_WINDOW,
         texts_out: Optional[List[str]] = None,
         cut_out: Optional[List[bool]] = None,
     ) -> List[Tuple[List[str], Optional[List[float]]]]:

@@ -59,6 +59,7 @@ from ..schema.prompt import (
     validate_labels,
 )
 from ..util import (
+    check_int,
     first_line,
     read_json_dict,
     spans_from_tuples,
@@ -131,10 +132,8 @@ class GNERGenerator(DirectoryOnlyPipe):
         self.cfg.setdefault("decoding", "free")
         _check_decoding(self.cfg["decoding"])
         self.check_settings(SIZE_SETTINGS)
-        window = self.cfg.get("draft_window")
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            what = f"{name} setting 'draft_window'"
-            raise ValueError(Errors.E031.format(what=what, rule="an integer >= 1, or null (no limit)", value=window))
+        self.cfg.setdefault("draft_window", 16)
+        check_int(f"{name} setting 'draft_window'", self.cfg["draft_window"], 1, allow_none=True)
         if (
             "window_overlap" in self.cfg
             and "window_words" in self.cfg

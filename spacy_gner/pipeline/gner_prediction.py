@@ -70,7 +70,7 @@ def predict_group(
         max_source=pipe.cfg["max_source_length"],
         max_target=pipe.cfg["max_target_length"],
         decoding=pipe.cfg["decoding"],
-        draft_window=pipe.cfg.get("draft_window", 16),
+        draft_window=pipe.cfg["draft_window"],
         texts_out=texts,
         cut_out=cut,
     )
