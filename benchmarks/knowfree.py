@@ -237,7 +237,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
     print(f"{'train sents':>12}{'model':>13}{head:>12}{'seed':>6}{'dev F1':>8}{'test F1':>9}{'best ep':>8}"
           f"{'train s':>9}")
     done = {r["key"]: r for r in runlog.read(args.results)} if args.results else {}
-    runs = []
+    runs, ext_gold = [], {}
     for size in sizes:
         for kind in args.models.split(","):
             for drop, lr in grid:
@@ -250,10 +250,13 @@ def part_a(args, vocab, drops, seeds, data_seed):
                         continue
                     if rec is None:
                         DROP = drop
-                        ENCODER["lr"] = lr
+                        if ENCODER:
+                            ENCODER["lr"] = lr
                         gold = train_all[:size]
-                        if kind.endswith("+ext"):
-                            gold = with_extensions(gold, args.extensions, vocab)
+                        if kind.endswith("+ext"):  # read once per size
+                            if size not in ext_gold:
+                                ext_gold[size] = with_extensions(gold, args.extensions, vocab)
+                            gold = ext_gold[size]
                         knowfree = "knowfree" if spans_key else "knowfree_flat"
                         nlp = make_nlp(knowfree if kind.startswith("knowfree") else kind, labels)
                         secs, (dev_f, test_f, ep) = train(nlp, gold, args.epochs, args.batch_size, seed,
