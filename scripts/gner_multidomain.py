@@ -180,7 +180,9 @@ def stage_train(args):
     if not conditions.exists():  # the run's conditions, as first started (the table prints them)
         import platform
 
-        conditions.write_text(json.dumps({
+        from spacy_gner.util import write_text_atomic
+
+        write_text_atomic(conditions, json.dumps({
             "backbone": args.backbone, "sentences": len(egs), "per_dataset": args.per_dataset,
             "epochs": args.epochs, "steps": total, "batch": args.batch, "lr": args.lr, "warmup_steps": warm,
             "seed": args.seed, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
