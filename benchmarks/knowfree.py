@@ -26,7 +26,7 @@ knowfree_spans trained with the LLM's extension labels.
 
     python benchmarks/knowfree.py [--epochs 40] [--sizes 250,500,1000] [--parts a,b,c] [--quick]
     python benchmarks/knowfree.py --parts a --dataset bc5cdr --drop 0.1,0.2,0.4 --seeds 0,1,2 \
-        --results /work/runs/knowfree_bc5cdr.jsonl
+        --results benchmarks/results/knowfree_bc5cdr.jsonl
     python benchmarks/knowfree.py --parts a --dataset genia --sizes all --models spancat,knowfree ...
     python benchmarks/knowfree.py --parts a --sizes 500 --encoder ~/.cache/spacy-gner-dev/minilm-l6 ...
     python benchmarks/knowfree.py --parts a --sizes 250 --models knowfree,knowfree+ext \

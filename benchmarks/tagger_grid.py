@@ -35,6 +35,7 @@ import common
 import runlog
 
 DATA = common.DATA / "conll2003"
+RESULTS = Path(__file__).resolve().parent / "results"  # finished runs, committed with the README
 TOOLS = common.DATA.parent / "tools" / "get_small_models.py"
 
 
@@ -295,7 +296,8 @@ def table(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="/work/runs/issue21/tagger", help="results.jsonl and ckpt/ (persistent)")
+    ap.add_argument("--out", default=str(RESULTS / "tagger_grid"), help="results.jsonl (kept in the repo) and "
+                    "ckpt/ (git-ignored)")
     ap.add_argument("--masks", default="0000,1111,0110,0011")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--train", type=int, default=1000, help="CoNLL-2003 train sentences after a seeded shuffle")
