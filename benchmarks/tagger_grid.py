@@ -271,7 +271,7 @@ def table(args):
     keys = {run_key(args, k, v, s): (k, v, s) for k, v, s in planned_runs(args)}
     done = [r for r in runlog.read(Path(args.out) / "results.jsonl") if r.get("key") in keys]
     print(f"{'model':>8}{'mask':>9}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
-          f"{'epochs':>8}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
+          f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
     groups = {}
     for kind, variant, _ in planned_runs(args):
         groups.setdefault((kind, variant), [])
@@ -282,7 +282,7 @@ def table(args):
         print(f"{kind:>8}{variant:>9}{len(rs):>7}{runlog.mean_sd([r['f'] for r in rs]):>16}"
               f"{mean([r['p'] for r in rs]):>8}{mean([r['r'] for r in rs]):>8}"
               f"{','.join(str(r['best_epoch']) for r in rs) or '-':>10}"
-              f"{','.join(str(r['epochs']) for r in rs) or '-':>8}"
+              f" {','.join(str(r['epochs']) for r in rs) or '-':>9}"
               f"{mean(s_ep, '.0f'):>9}"
               f"{runlog.mean_sd([max(r['dev_history']) for r in rs]):>15}")
     for key, (kind, variant, seed) in keys.items():
