@@ -1,15 +1,21 @@
 """Resumable long runs for the benchmark scripts: one JSON line per finished run, skipped on rerun.
 
 A run is named by a key that includes every condition it was trained under, so a changed
-condition is a new run, never a silently reused result. ``append`` writes a whole line
-and flushes it to disk; ``finished`` reads the keys already there (a torn last line, from a
-kill mid-write, is ignored). ``save_torch`` writes a checkpoint under a temporary name and
-renames it, so a kill never leaves half a checkpoint.
+condition is a new run, never a silently reused result. ``append`` writes a whole line,
+stamped with the library versions and the code's commit (so two readings that disagree can
+be traced to what differed), and flushes it to disk; ``finished`` reads the keys already
+there (a torn last line, from a kill mid-write, is ignored). ``save_torch`` writes a
+checkpoint under a temporary name and renames it, so a kill never leaves half a checkpoint.
 """
+import functools
 import json
 import os
 import statistics
+import subprocess
+from importlib import metadata
 from pathlib import Path
+
+LIBRARIES = ("torch", "transformers", "peft", "spacy", "thinc", "spacy-transformers")
 
 
 def read(path):
@@ -30,7 +36,26 @@ def finished(path):
     return {r["key"] for r in read(path) if "key" in r}
 
 
+@functools.cache
+def environment():
+    """The versions of the libraries a run depends on, and the commit of the code it ran."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                                capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"versions": versions, "commit": commit}
+
+
 def append(path, record):
+    """Write one finished run's record (stamped with ``environment()``) as a whole line."""
+    record = {**record, **environment()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf8") as f:

@@ -105,6 +105,9 @@ def test_tagger_grid_skips_finished_runs_and_reads_torn_lines(tmp_path):
     with results.open("a") as f:
         f.write('{"key": "torn')  # a kill in mid-line
     assert runlog.finished(results) == {"done-run"}
+    # each record says what it ran on, so two readings that disagree can be traced
+    (record,) = runlog.read(results)
+    assert record["versions"]["torch"] == torch.__version__ and record["f"] == 1.0
     args = argparse.Namespace(seeds="0,1", masks="0000,1111", baseline=True)
     runs = tagger_grid.planned_runs(args)
     # baselines first, then every mask at seed 0 before any at seed 1
