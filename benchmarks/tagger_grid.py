@@ -10,6 +10,13 @@ optimiser, the schedule and the random states to ``OUT/ckpt/<run>/`` every
 run resumes where it stopped. The table is printed from whatever has finished
 (``--table`` prints it without training).
 
+Learning rate, the same small search for every model: each (model, mask) is trained at
+seed ``--select-seed`` with every rate in ``--lr`` (tagger) or ``--ner-lr`` (ner); the rate
+with the best dev F1 there is the one its other seeds train with, and the one reported
+(test F1 mean ± sd over the seeds at that rate). A rate picked on one mask alone would
+favour that mask: at 3e-3, chosen on ``0000``, unmasked runs could diverge (loss 0.07 ->
+0.55 within an epoch for ``0110`` seed 0).
+
 Tagger: SmolLM2-135M(-Instruct) + LoRA r=64 a=16 dropout 0.1 on q/v (the component's
 defaults), torch AdamW (no weight decay), cosine decay over the epoch cap, global grad-norm
 clip 1.0, batch ``--batch`` sentences, fp32. Baseline: spaCy ``ner`` (its default model,
@@ -18,7 +25,8 @@ dropout 0.1, the same sentences, batch, dev subset, patience rule and test set; 
 cap is higher (``--ner-max-epochs``) as its epochs cost seconds.
 
     python benchmarks/tagger_grid.py [--out DIR] [--masks 0000,1111,0110,0011] [--seeds 0,1,2]
-        [--train 1000] [--dev 500] [--test 0] [--lr 3e-3] [--max-epochs 6] [--patience 2] [--table]
+        [--train 1000] [--dev 500] [--test 0] [--lr 1e-3,3e-3] [--ner-lr 1e-3,3e-3] [--select-seed 0]
+        [--max-epochs 6] [--patience 2] [--table]
 """
 import argparse
 import json
@@ -48,25 +56,52 @@ def find_model(path):
     return next(p for p in out if "smollm" in p.lower())
 
 
-def run_key(args, kind, variant, seed):
+def run_key(args, kind, variant, seed, lr):
     cap = args.max_epochs if kind == "tagger" else args.ner_max_epochs
-    lr = args.lr if kind == "tagger" else 1e-3
     return (
         f"{kind}-{variant}-seed{seed}-train{args.train}-dataseed{args.data_seed}-dev{args.dev}-test{args.test}"
         f"-lr{lr:g}-ep{cap}-pat{args.patience}-b{args.batch}"
     )
 
 
-def planned_runs(args):
-    """Baselines first (minutes), then the tagger seed by seed, so that partial results
-    cover every mask at seed 0 before any mask gets a second seed."""
-    runs = []
+def rates(args, kind):
+    return [float(x) for x in (args.lr if kind == "tagger" else args.ner_lr).split(",") if x]
+
+
+def chosen_rate(args, kind, variant, done):
+    """The rate of (kind, variant) with the best dev F1 at the selection seed, once every
+    rate has finished there (None before); with one rate, that rate."""
+    lrs = rates(args, kind)
+    if len(lrs) == 1:
+        return lrs[0]
+    best = {}
+    for lr in lrs:
+        rec = done.get(run_key(args, kind, variant, args.select_seed, lr))
+        if rec is None:
+            return None
+        best[lr] = max(rec["dev_history"])
+    return max(lrs, key=lambda lr: (best[lr], -lr))  # a tie goes to the smaller rate
+
+
+def planned_runs(args, done=None):
+    """(kind, variant, seed, lr) in training order: baselines first (minutes), then every
+    tagger mask at the selection seed and every rate, then the other seeds at each mask's
+    chosen rate, so that partial results cover every mask before any gets a second seed.
+    ``done`` maps finished keys to records; runs waiting for a selection are left out."""
+    done = done or {}
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    if args.baseline:
-        runs += [("ner", "default", s) for s in seeds]
-    for s in seeds:
-        runs += [("tagger", m, s) for m in args.masks.split(",") if m]
-    return runs
+    if args.select_seed not in seeds:
+        sys.exit(f"--select-seed {args.select_seed} is not among --seeds {args.seeds}")
+    others = [s for s in seeds if s != args.select_seed]
+    groups = [("ner", "default")] if args.baseline else []
+    groups += [("tagger", m) for m in args.masks.split(",") if m]
+    plan, later = [], []
+    for kind, variant in groups:
+        plan += [(kind, variant, args.select_seed, lr) for lr in rates(args, kind)]
+        lr = chosen_rate(args, kind, variant, done)
+        rest = [(kind, variant, s, lr) for s in others] if lr is not None else []
+        (plan if kind == "ner" else later).extend(rest)
+    return plan + sorted(later, key=lambda run: others.index(run[2]))  # seed by seed, masks in order
 
 
 def load_data(vocab, args):
@@ -90,7 +125,7 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_tagger(args, mask, seed, key):
+def run_tagger(args, mask, seed, lr, key):
     import spacy
     import torch
     from spacy.training import Example
@@ -109,7 +144,7 @@ def run_tagger(args, mask, seed, key):
     net = pipe.net
     named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     per_epoch = math.ceil(len(egs) / args.batch)
     total = args.max_epochs * per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
@@ -206,7 +241,7 @@ def run_tagger(args, mask, seed, key):
     }
 
 
-def run_ner(args, seed, key):
+def run_ner(args, seed, lr, key):
     import spacy
     from spacy.training import Example
     from thinc.api import Adam, fix_random_seed
@@ -216,7 +251,7 @@ def run_ner(args, seed, key):
     nlp.add_pipe("ner")
     train, dev, test = load_data(nlp.vocab, args)
     egs = [Example(nlp.make_doc(d.text), d) for d in train]
-    opt = Adam(0.001, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0, use_averages=False)
+    opt = Adam(lr, L2=0.01, L2_is_weight_decay=True, grad_clip=1.0, use_averages=False)
     nlp.initialize(lambda: egs, sgd=opt)
     rng = random.Random(seed)
     history, best, best_epoch, train_s, epoch = [], -1.0, 0, 0.0, 0
@@ -247,16 +282,16 @@ def run_ner(args, seed, key):
 
 
 def worker(args):
-    kind, variant, seed = args.worker.split(":")
-    seed = int(seed)
-    key = run_key(args, kind, variant, seed)
+    kind, variant, seed, lr = args.worker.split(":")
+    seed, lr = int(seed), float(lr)
+    key = run_key(args, kind, variant, seed, lr)
     if key in runlog.finished(Path(args.out) / "results.jsonl"):
         return
     import torch
 
     start = time.time()
-    res = run_tagger(args, variant, seed, key) if kind == "tagger" else run_ner(args, seed, key)
-    record = {"key": key, "kind": kind, "variant": variant, "seed": seed, **res,
+    res = run_tagger(args, variant, seed, lr, key) if kind == "tagger" else run_ner(args, seed, lr, key)
+    record = {"key": key, "kind": kind, "variant": variant, "seed": seed, "lr": lr, **res,
               "wall_s": round(time.time() - start, 1), "threads": torch.get_num_threads(),
               "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     runlog.append(Path(args.out) / "results.jsonl", record)
@@ -267,31 +302,48 @@ def mean(values, fmt=".2f"):
     return format(sum(values) / len(values), fmt) if values else "-"
 
 
+def finished_records(args):
+    return {r["key"]: r for r in runlog.read(Path(args.out) / "results.jsonl") if "key" in r}
+
+
 def table(args):
-    keys = {run_key(args, k, v, s): (k, v, s) for k, v, s in planned_runs(args)}
-    done = [r for r in runlog.read(Path(args.out) / "results.jsonl") if r.get("key") in keys]
-    print(f"{'model':>8}{'mask':>9}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
-          f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
+    """One row per (model, mask, rate) from the finished runs; ``*`` marks the rate chosen on
+    dev at the selection seed, the row to read (mean ± sd over its seeds)."""
+    done = finished_records(args)
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    plan = planned_runs(args, done)
+    keys = {}  # every run of the grid that is planned or finished, at any rate
+    for kind, variant, _, lr in plan:
+        keys.update({run_key(args, kind, variant, s, lr): (kind, variant, s, lr) for s in seeds})
     groups = {}
-    for kind, variant, _ in planned_runs(args):
-        groups.setdefault((kind, variant), [])
-    for r in done:
-        groups[(r["kind"], r["variant"])].append(r)
-    for (kind, variant), rs in groups.items():
+    for kind, variant, _, lr in plan:
+        groups.setdefault((kind, variant, lr), [])
+    for key, (kind, variant, _, lr) in keys.items():
+        if key in done:
+            groups[(kind, variant, lr)].append(done[key])
+    print(f"{'model':>8}{'mask':>9}{'lr':>8}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
+          f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
+    for (kind, variant, lr), rs in groups.items():
         s_ep = [c for r in rs for c in r.get("epoch_cpu_s", [])]
-        print(f"{kind:>8}{variant:>9}{len(rs):>7}{runlog.mean_sd([r['f'] for r in rs]):>16}"
+        mark = "*" if len(rates(args, kind)) > 1 and chosen_rate(args, kind, variant, done) == lr else " "
+        print(f"{kind:>8}{variant:>9}{lr:>7g}{mark}{len(rs):>7}{runlog.mean_sd([r['f'] for r in rs]):>16}"
               f"{mean([r['p'] for r in rs]):>8}{mean([r['r'] for r in rs]):>8}"
               f"{','.join(str(r['best_epoch']) for r in rs) or '-':>10}"
               f" {','.join(str(r['epochs']) for r in rs) or '-':>9}"
               f"{mean(s_ep, '.0f'):>9}"
               f"{runlog.mean_sd([max(r['dev_history']) for r in rs]):>15}")
-    for key, (kind, variant, seed) in keys.items():
+    for key, (kind, variant, seed, lr) in keys.items():
         state = Path(args.out) / "ckpt" / key / "state.json"
-        if key not in {r["key"] for r in done} and state.exists():
+        if key not in done and state.exists():
             st = json.loads(state.read_text())
-            print(f"# in progress: {kind} {variant} seed {seed}: {st['epoch']} epoch(s) + {st['pos']} steps done, "
-                  f"dev F1 per epoch {st['history']}, CPU s per epoch {st.get('epoch_cpu_s')}")
-    print(f"# finished {len(done)} of {len(keys)} runs; results in {Path(args.out) / 'results.jsonl'}")
+            print(f"# in progress: {kind} {variant} lr {lr:g} seed {seed}: {st['epoch']} epoch(s) + {st['pos']} steps "
+                  f"done, dev F1 per epoch {st['history']}, CPU s per epoch {st.get('epoch_cpu_s')}")
+    total = sum(len(rates(args, kind)) + len(seeds) - 1 for kind, _ in {(k, v) for k, v, _ in groups})
+    n_done = sum(1 for key, (kind, variant, seed, lr) in keys.items() if key in done and (
+        seed == args.select_seed or lr == chosen_rate(args, kind, variant, done)))
+    print(f"# * = the rate chosen on dev at seed {args.select_seed}; finished {n_done} of {total} runs "
+          f"(seeds other than {args.select_seed} wait for their rate's selection); "
+          f"results in {Path(args.out) / 'results.jsonl'}")
 
 
 def main():
@@ -304,7 +356,9 @@ def main():
     ap.add_argument("--data-seed", type=int, default=0, help="the shuffle picking the training subset (all runs)")
     ap.add_argument("--dev", type=int, default=500, help="first N dev sentences, scored after every epoch")
     ap.add_argument("--test", type=int, default=0, help="first N test sentences (0: all 3,453)")
-    ap.add_argument("--lr", type=float, default=3e-3, help="tagger AdamW peak learning rate (3e-3: see README)")
+    ap.add_argument("--lr", default="1e-3,3e-3", help="tagger AdamW peak learning rates searched (comma list)")
+    ap.add_argument("--ner-lr", default="1e-3,3e-3", help="ner Adam learning rates searched (comma list)")
+    ap.add_argument("--select-seed", type=int, default=0, help="the seed whose dev F1 picks each model's rate")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-epochs", type=int, default=6, help="tagger epoch cap (cosine decay spans it)")
     ap.add_argument("--ner-max-epochs", type=int, default=50)
@@ -317,7 +371,6 @@ def main():
     args = ap.parse_args()
     if args.worker:
         return worker(args)
-    results = Path(args.out) / "results.jsonl"
     if not args.table:
         args.model = find_model(args.model)
     import torch
@@ -330,23 +383,32 @@ def main():
     print(f"# stop: {args.patience} epochs without a better dev F1, or the cap; batch {args.batch} sentences; "
           f"seeds {args.seeds} (init, dropout, order)")
     where = f" ({args.model})" if args.model else ""
-    print(f"# tagger: SmolLM2-135M{where} + LoRA r=64 a=16 q/v, AdamW lr {args.lr:g} cosine over "
+    print(f"# tagger: SmolLM2-135M{where} + LoRA r=64 a=16 q/v, AdamW lr {args.lr} cosine over "
           f"{args.max_epochs} epochs, clip 1.0")
-    print(f"# ner: spaCy default model, Adam lr 1e-3 L2 0.01 clip 1.0, drop 0.1, cap {args.ner_max_epochs} epochs")
+    print(f"# ner: spaCy default model, Adam lr {args.ner_lr} L2 0.01 clip 1.0, drop 0.1, "
+          f"cap {args.ner_max_epochs} epochs")
+    print(f"# rate: per model and mask, the one with the best dev F1 at seed {args.select_seed} "
+          "(the same search for all); the other seeds train at it")
+    failed = 0
     if not args.table:
-        todo = [r for r in planned_runs(args) if run_key(args, *r) not in runlog.finished(results)]
-        log(f"{len(todo)} runs to do")
-        failed = 0
-        for kind, variant, seed in todo:
-            cmd = [sys.executable, __file__, "--worker", f"{kind}:{variant}:{seed}"] + [
+        attempted = set()  # a run whose worker failed is retried by the next invocation, not this one
+        while True:
+            done = finished_records(args)
+            todo = [r for r in planned_runs(args, done) if run_key(args, *r) not in done and r not in attempted]
+            if not todo:
+                break
+            kind, variant, seed, lr = todo[0]
+            attempted.add(todo[0])
+            log(f"{len(todo)} runs to do (more may follow a rate selection); next: {kind} {variant} seed {seed} "
+                f"lr {lr:g}")
+            cmd = [sys.executable, __file__, "--worker", f"{kind}:{variant}:{seed}:{lr!r}"] + [
                 a for a in sys.argv[1:] if a != "--table"
             ]
             if "--model" not in cmd:
                 cmd += ["--model", args.model]
-            rc = subprocess.run(cmd).returncode
-            if rc:
+            if subprocess.run(cmd).returncode:
                 failed += 1
-                log(f"{kind} {variant} seed {seed}: worker exited {rc}; rerun to resume it")
+                log(f"{kind} {variant} seed {seed} lr {lr:g}: worker failed; rerun to resume it")
     table(args)
     if not args.table and failed:
         sys.exit(1)  # a wrapper loop reruns (finished runs are skipped, a partial one resumes)

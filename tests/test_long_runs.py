@@ -72,22 +72,22 @@ def tagger_setup(tmp_path_factory, tiny_llama_dir):
 
 
 def _tagger_args(out, model):
-    return argparse.Namespace(out=str(out), model=str(model), train=8, data_seed=0, dev=4, test=4, lr=1e-2,
+    return argparse.Namespace(out=str(out), model=str(model), train=8, data_seed=0, dev=4, test=4,
                               batch=3, max_epochs=2, patience=2, ckpt_steps=1)
 
 
 def test_tagger_run_resumes_to_the_same_weights(tagger_setup, monkeypatch):
     base, model = tagger_setup
     monkeypatch.setattr(tagger_grid, "DATA", base / "conll2003")
-    straight = tagger_grid.run_tagger(_tagger_args(base / "a", model), "0110", 0, "run")
+    straight = tagger_grid.run_tagger(_tagger_args(base / "a", model), "0110", 0, 1e-2, "run")
     # 3 steps per epoch: checkpoints at steps 1 and 2, best + last at the epoch end, ...
     with monkeypatch.context() as m:
         _interrupt_after(m, runlog, "save_torch", 5)  # killed one step into epoch 2
         with pytest.raises(Interrupt):
-            tagger_grid.run_tagger(_tagger_args(base / "b", model), "0110", 0, "run")
+            tagger_grid.run_tagger(_tagger_args(base / "b", model), "0110", 0, 1e-2, "run")
     state = torch.load(base / "b" / "ckpt" / "run" / "last.pt", weights_only=False)["state"]
     assert (state["epoch"], state["pos"]) == (1, 1)
-    resumed = tagger_grid.run_tagger(_tagger_args(base / "b", model), "0110", 0, "run")
+    resumed = tagger_grid.run_tagger(_tagger_args(base / "b", model), "0110", 0, 1e-2, "run")
     assert resumed["epochs"] == straight["epochs"] == 2
     assert resumed["dev_history"] == straight["dev_history"]
     for name in ("last.pt", "best.pt"):
@@ -108,11 +108,18 @@ def test_tagger_grid_skips_finished_runs_and_reads_torn_lines(tmp_path):
     # each record says what it ran on, so two readings that disagree can be traced
     (record,) = runlog.read(results)
     assert record["versions"]["torch"] == torch.__version__ and record["f"] == 1.0
-    args = argparse.Namespace(seeds="0,1", masks="0000,1111", baseline=True)
-    runs = tagger_grid.planned_runs(args)
-    # baselines first, then every mask at seed 0 before any at seed 1
-    assert runs == [("ner", "default", 0), ("ner", "default", 1), ("tagger", "0000", 0), ("tagger", "1111", 0),
-                    ("tagger", "0000", 1), ("tagger", "1111", 1)]
+    args = argparse.Namespace(seeds="0,1", masks="0000,1111", baseline=True, lr="1e-3,3e-3", ner_lr="1e-3",
+                              select_seed=0, train=10, data_seed=0, dev=5, test=5, max_epochs=2,
+                              ner_max_epochs=3, patience=1, batch=4)
+    first = [("ner", "default", 0, 1e-3), ("ner", "default", 1, 1e-3), ("tagger", "0000", 0, 1e-3),
+             ("tagger", "0000", 0, 3e-3), ("tagger", "1111", 0, 1e-3), ("tagger", "1111", 0, 3e-3)]
+    # baselines first, then every mask at the selection seed and every rate; other seeds wait
+    assert tagger_grid.planned_runs(args) == first
+    # the rate with the best dev F1 at seed 0 is the one seed 1 trains with, once both are done
+    done = {tagger_grid.run_key(args, "tagger", "0000", 0, lr): {"dev_history": hist}
+            for lr, hist in ((1e-3, [50.0, 60.0]), (3e-3, [70.0, 40.0]))}
+    done[tagger_grid.run_key(args, "tagger", "1111", 0, 1e-3)] = {"dev_history": [90.0]}
+    assert tagger_grid.planned_runs(args, done) == first + [("tagger", "0000", 1, 3e-3)]
     assert runlog.mean_sd([1.0, 3.0]) == "2.00 ± 1.41"
 
 
