@@ -65,6 +65,10 @@ def run_key(args, kind, variant, seed, lr):
     )
 
 
+def seed_list(args):
+    return [int(s) for s in args.seeds.split(",") if s]
+
+
 def rates(args, kind):
     return [float(x) for x in (args.lr if kind == "tagger" else args.ner_lr).split(",") if x]
 
@@ -90,7 +94,7 @@ def planned_runs(args, done=None):
     chosen rate, so that partial results cover every mask before any gets a second seed.
     ``done`` maps finished keys to records; runs waiting for a selection are left out."""
     done = done or {}
-    seeds = [int(s) for s in args.seeds.split(",") if s]
+    seeds = seed_list(args)
     if args.select_seed not in seeds:
         sys.exit(f"--select-seed {args.select_seed} is not among --seeds {args.seeds}")
     others = [s for s in seeds if s != args.select_seed]
@@ -311,17 +315,16 @@ def table(args):
     """One row per (model, mask, rate) from the finished runs; ``*`` marks the rate chosen on
     dev at the selection seed, the row to read (mean ± sd over its seeds)."""
     done = finished_records(args)
-    seeds = [int(s) for s in args.seeds.split(",") if s]
+    seeds = seed_list(args)
     plan = planned_runs(args, done)
     keys = {}  # every run of the grid that is planned or finished, at any rate
     for kind, variant, _, lr in plan:
         keys.update({run_key(args, kind, variant, s, lr): (kind, variant, s, lr) for s in seeds})
     groups = {}
-    for kind, variant, _, lr in plan:
-        groups.setdefault((kind, variant, lr), [])
     for key, (kind, variant, _, lr) in keys.items():
+        rs = groups.setdefault((kind, variant, lr), [])
         if key in done:
-            groups[(kind, variant, lr)].append(done[key])
+            rs.append(done[key])
     print(f"{'model':>8}{'mask':>9}{'lr':>8}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
           f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
     for (kind, variant, lr), rs in groups.items():
