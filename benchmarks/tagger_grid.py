@@ -46,6 +46,7 @@ import runlog
 DATA = common.DATA / "conll2003"
 RESULTS = Path(__file__).resolve().parent / "results"  # finished runs, committed with the README
 TOOLS = common.DATA.parent / "tools" / "get_small_models.py"
+MASK_NAMES = {"0000": "causal", "1111": "all unmasked", "0110": "middle groups", "0011": "upper half"}
 
 
 def find_model(path):
@@ -325,17 +326,30 @@ def table(args):
         rs = groups.setdefault((kind, variant, lr), [])
         if key in done:
             rs.append(done[key])
-    print(f"{'model':>8}{'mask':>9}{'lr':>8}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
-          f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
+    rows = []
     for (kind, variant, lr), rs in groups.items():
         s_ep = [c for r in rs for c in r.get("epoch_cpu_s", [])]
-        mark = "*" if len(rates(args, kind)) > 1 and chosen_rate(args, kind, variant, done) == lr else " "
-        print(f"{kind:>8}{variant:>9}{lr:>7g}{mark}{len(rs):>7}{runlog.mean_sd([r['f'] for r in rs]):>16}"
-              f"{mean([r['p'] for r in rs]):>8}{mean([r['r'] for r in rs]):>8}"
-              f"{','.join(str(r['best_epoch']) for r in rs) or '-':>10}"
-              f" {','.join(str(r['epochs']) for r in rs) or '-':>9}"
-              f"{mean(s_ep, '.0f'):>9}"
-              f"{runlog.mean_sd([max(r['dev_history']) for r in rs]):>15}")
+        chosen = len(rates(args, kind)) > 1 and chosen_rate(args, kind, variant, done) == lr
+        rows.append((kind, variant, f"{lr:g}", chosen, len(rs), runlog.mean_sd([r["f"] for r in rs]),
+                     mean([r["p"] for r in rs]), mean([r["r"] for r in rs]),
+                     [str(r["best_epoch"]) for r in rs], [str(r["epochs"]) for r in rs], mean(s_ep, ".0f"),
+                     runlog.mean_sd([max(r["dev_history"]) for r in rs])))
+    if args.markdown:  # the README's table: rows with at least one finished seed
+        print("| model | mask | lr | seeds | test F1 | P | R | best epoch | epochs | CPU s / epoch | dev F1 (best) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for kind, variant, lr, chosen, n, f, p, r, best, epochs, s_ep, dev in rows:
+            if n:
+                model = "`ner`" if kind == "ner" else kind
+                mask = "–" if kind == "ner" else f"`{variant}` ({MASK_NAMES.get(variant, 'custom')})"
+                rate = f"{float(lr):.0e}".replace("e-0", "e-")  # 0.001 -> 1e-3, as the text writes it
+                print(f"| {model} | {mask} | {rate}{' *' if chosen else ''} | {n} | {f} | {p} | {r} | "
+                      f"{', '.join(best)} | {', '.join(epochs)} | {s_ep} | {dev} |")
+    else:
+        print(f"{'model':>8}{'mask':>9}{'lr':>8}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
+              f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
+        for kind, variant, lr, chosen, n, f, p, r, best, epochs, s_ep, dev in rows:
+            print(f"{kind:>8}{variant:>9}{lr:>7}{'*' if chosen else ' '}{n:>7}{f:>16}{p:>8}{r:>8}"
+                  f"{','.join(best) or '-':>10} {','.join(epochs) or '-':>9}{s_ep:>9}{dev:>15}")
     for key, (kind, variant, seed, lr) in keys.items():
         state = Path(args.out) / "ckpt" / key / "state.json"
         if key not in done and state.exists():
@@ -371,6 +385,7 @@ def main():
     ap.add_argument("--no-baseline", dest="baseline", action="store_false")
     ap.add_argument("--model", default=None, help="SmolLM2-135M directory (default: get_small_models.py)")
     ap.add_argument("--table", action="store_true", help="print the table of finished runs and exit")
+    ap.add_argument("--markdown", action="store_true", help="with --table: the table as the README's markdown")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
