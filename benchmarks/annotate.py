@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 from common import DATA, ROOT  # noqa: E402
 
 THRESHOLD = 0.97
@@ -187,7 +188,7 @@ def main():
         print("|---|---|---|---|---|", flush=True)
         first = None
         spans_told = ""
-        for key in args.rows.split(","):
+        for key in common.comma_list(args.rows):
             name, cmd = rows[key]
             wall, peak, out = measure(cmd, env)
             if key != "pipe":

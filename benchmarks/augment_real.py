@@ -119,10 +119,10 @@ def main():
     config["model"]["batch_size"] = args.batch_size
     config["model"]["device"] = "cpu" if not torch.cuda.is_available() else "cuda"
     config["cache"]["batch_size"] = args.batch_size
-    config["max_new_tokens"] = {k: int(v) for k, v in (kv.split("=") for kv in args.tokens.split(","))}
+    config["max_new_tokens"] = {k: int(v) for k, v in (kv.split("=") for kv in common.comma_list(args.tokens))}
     config["merge"]["encoder"] = args.encoder
     labels = [line.strip() for line in (DATA / "label.txt").read_text().splitlines() if line.strip()]
-    steps = [s for s in args.steps.split(",") if s]
+    steps = common.comma_list(args.steps)
     print(
         f"# model {args.model} (greedy, batch {args.batch_size}, max_new_tokens {config['max_new_tokens']}), "
         f"encoder {args.encoder}; {args.n} CoNLL-2003 train sentences, shuffle seed {args.seed}; steps {steps}"

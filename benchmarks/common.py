@@ -26,3 +26,9 @@ def add_budget_arguments(ap, *, train: int, epochs: int, held_out: str, n_held_o
     ap.add_argument(held_out, type=int, default=n_held_out)
     ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--seed", type=int, default=0)
+
+
+def comma_list(text: str, cast=str) -> list:
+    """A comma-list option as values: ``"1e-3, 3e-3,"`` -> ``[0.001, 0.003]`` with
+    ``cast=float``; blanks and a trailing comma are skipped."""
+    return [cast(item.strip()) for item in text.split(",") if item.strip()]

@@ -39,7 +39,7 @@ def main():
     print(f"interleaved: free {2 * n / spent['free']:.2f} sent/s, speculative {2 * n / spent['speculative']:.2f} "
           f"sent/s, speedup_b16={spent['free'] / spent['speculative']:.2f}")
     ref = None
-    for w in args.windows.split(","):
+    for w in D.common.comma_list(args.windows):
         window = None if w == "none" else int(w)
         start = time.perf_counter()
         res = constrained_decode(su.model, su.tok, [""] * n, words, [su.labels] * n, batch_size=16, speculative=True,

@@ -85,8 +85,8 @@ def main():
               f"{'bf16 autocast' if gen.autocast else 'fp32'}")
         print(f"# {len(sents)} CoNLL-2003 dev sentences of 8-20 words, labels: {', '.join(labels)}")
         print(f"{'decoding':<10}{'batch':>6}{'sent/s':>9}{'outside model':>15}")
-        for beam in [int(b) for b in args.beams.split(",")]:
-            for batch in [int(b) for b in args.batches.split(",")]:
+        for beam in common.comma_list(args.beams, int):
+            for batch in common.comma_list(args.batches, int):
                 pipe.cfg["beam_size"] = beam
                 pipe.cfg["batch_size"] = batch
                 spent["model"] = 0.0

@@ -122,7 +122,7 @@ def main():
     print(f"{'decoding':>11} {'train sents':>11} {'steps':>6} {'train s':>8} {'dev sents':>9} {'dev sent/s':>10} "
           f"{'P':>6} {'R':>6} {'F1':>6}")
     all_scores = {}
-    for decoding in args.decodings.split(","):
+    for decoding in common.comma_list(args.decodings):
         pipe.cfg["decoding"] = decoding
         t0 = time.perf_counter()
         scores = all_scores[decoding] = nlp.evaluate(dev_egs, batch_size=16)

@@ -220,7 +220,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
     global DROP
     train_all, dev, test, labels, spans_key = load_corpus(args, vocab, data_seed)
     dev, test = dev[: args.dev_limit], test[: args.test_limit]
-    sizes = [len(train_all) if x == "all" else int(x) for x in args.sizes.split(",") if x]
+    sizes = [len(train_all) if x == "all" else int(x) for x in common.comma_list(args.sizes)]
     target = f"doc.spans[{spans_key!r}]" if spans_key else "doc.ents"
     print(
         f"\n## (a) {args.dataset}, strict test F1 ({target}) on the first {len(test)} test sentences, "
@@ -239,7 +239,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
     done = {r["key"]: r for r in runlog.read(args.results)} if args.results else {}
     runs, ext_gold = [], {}
     for size in sizes:
-        for kind in args.models.split(","):
+        for kind in common.comma_list(args.models):
             for drop, lr in grid:
                 for seed in seeds:
                     encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{lr:g}" if ENCODER else ""
@@ -277,7 +277,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
           f"{','.join(map(str, seeds))}; test F1 mean ± sd over those seeds")
     print(f"{'train sents':>12}{'model':>13}{head:>12}{'dev F1':>16}{'test F1':>16}")
     for size in sizes:
-        for kind in args.models.split(","):
+        for kind in common.comma_list(args.models):
             by_setting = {
                 (d, lr): [r for r in runs if r["size"] == size and r["model"] == kind and r["drop"] == d
                           and r.get("lr") == lr]
@@ -328,19 +328,19 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.encoder:
-        lrs = [float(x) for x in args.encoder_lr.split(",") if x]
+        lrs = common.comma_list(args.encoder_lr, float)
         ENCODER.update(name=args.encoder, pooling=args.pooling, lrs=lrs, lr=lrs[0])
     global DROP
-    drops = [float(x) for x in args.drop.split(",") if x]
+    drops = common.comma_list(args.drop, float)
     DROP = drops[0]
-    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",") if x]
+    seeds = common.comma_list(args.seeds or str(args.seed), int)
     data_seed = args.seed if args.data_seed is None else args.data_seed
-    for item in filter(None, args.kf_model.split(",")):
+    for item in common.comma_list(args.kf_model):
         key, value = item.split("=")
         KF_MODEL[key] = float(value) if "." in value else int(value)
     if args.quick:
         args.epochs, args.test_limit, args.dev_limit, args.sizes = 4, 200, 200, "250"
-    parts = set(args.parts.split(","))
+    parts = set(common.comma_list(args.parts))
     vocab = VOCAB
     print(
         f"# machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
@@ -366,7 +366,7 @@ def main():
     print(f"{'model':>16}{'test F1':>9}{'best ep':>8}{'words/s':>10}{'train s':>9}")
     speeds = {}
     for kind in ("spancat", "knowfree"):
-        if "b" in parts and kind not in args.genia_models.split(","):
+        if "b" in parts and kind not in common.comma_list(args.genia_models):
             continue
         nlp = make_nlp(kind, g_labels)
         epochs = (args.genia_epochs or args.epochs) if "b" in parts else 1  # (c) alone: speed needs no training

@@ -287,7 +287,7 @@ def main():
         "--case-timeout", type=int, default=180, help="--thread-table: seconds before a case counts as hung"
     )
     args = ap.parse_args()
-    for item in filter(None, args.kf_model.split(",")):
+    for item in common.comma_list(args.kf_model):
         key, value = item.split("=")
         KF_MODEL[key] = float(value) if "." in value else int(value)
     if args.worker == "threads":
@@ -298,8 +298,8 @@ def main():
         return thread_table(args)
     import torch
 
-    seeds = [int(s) for s in args.seeds.split(",")]
-    models = args.models.split(",")
+    seeds = common.comma_list(args.seeds, int)
+    models = common.comma_list(args.models)
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores (shared with other jobs), python "
         f"{platform.python_version()}, torch {torch.__version__}; {args.threads} torch/BLAS thread(s) per run; no GPU"
@@ -323,7 +323,7 @@ def main():
         "peak RSS of the run's process (growth over RSS after reading the data)",
         flush=True,
     )
-    datasets = args.datasets.split(",")
+    datasets = common.comma_list(args.datasets)
     for dataset in datasets:
         _, train, test, dev = load(dataset, args.train, args.test, n_dev=args.dev)
         mean_len = statistics.mean(len(d) for d in train)
@@ -520,7 +520,7 @@ def thread_table(args):
     from spacy.training import Example
     from thinc.api import Adam, fix_random_seed
 
-    dataset = args.datasets.split(",")[0]
+    dataset = common.comma_list(args.datasets)[0]
     vocab, train, test, _ = load(dataset, args.train, args.test)
     labels = sorted({e.label_ for d in train for e in d.ents})
     nlp = make_nlp("knowfree", vocab, labels)

@@ -67,11 +67,11 @@ def run_key(args, kind, variant, seed, lr):
 
 
 def seed_list(args):
-    return [int(s) for s in args.seeds.split(",") if s]
+    return common.comma_list(args.seeds, int)
 
 
 def rates(args, kind):
-    return [float(x) for x in (args.lr if kind == "tagger" else args.ner_lr).split(",") if x]
+    return common.comma_list(args.lr if kind == "tagger" else args.ner_lr, float)
 
 
 def chosen_rate(args, kind, variant, done):
@@ -100,7 +100,7 @@ def planned_runs(args, done=None):
         sys.exit(f"--select-seed {args.select_seed} is not among --seeds {args.seeds}")
     others = [s for s in seeds if s != args.select_seed]
     groups = [("ner", "default")] if args.baseline else []
-    groups += [("tagger", m) for m in args.masks.split(",") if m]
+    groups += [("tagger", m) for m in common.comma_list(args.masks)]
     plan, later = [], []
     for kind, variant in groups:
         plan += [(kind, variant, args.select_seed, lr) for lr in rates(args, kind)]

@@ -109,7 +109,7 @@ def main():
     print(f"{'config':>8}{'test F1':>9}{'tokens/s':>10}{'train s':>9}{'train MB':>10}{'pred MB':>9}")
     base = [sys.executable, __file__, "--train", str(args.train), "--epochs", str(args.epochs), "--test",
             str(args.test), "--batch", str(args.batch), "--seed", str(args.seed), "--model", args.model]
-    for config in args.configs.split(","):
+    for config in common.comma_list(args.configs):
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "pipe")
             tr = json.loads(subprocess.run(base + ["--worker", "train", "--config", config, "--out", out],

@@ -187,7 +187,7 @@ def main():
     print(f"# {platform.machine()}, {os.cpu_count()} cores, CPU fp32, torch threads {threads}")
     print(f"# CoNLL-2003: train = {args.train} sentences (seeded shuffle {args.seed}); "
           f"dev = first {args.dev} dev sentences; seed {args.seed}")
-    for component in args.components.split(","):
+    for component in common.comma_list(args.components):
         epochs, lr, batch = budget(component, args)
         steps = epochs * ((args.train + batch - 1) // batch)
         sched = "constant" if component == "knowfree_spans" else "cosine 4% warm-up"
@@ -197,7 +197,7 @@ def main():
         print(f"# {component}: {epochs} epoch(s), batch {batch}, {steps} steps, Adam lr {lr} {sched}, grad clip 1.0"
               f"{part}")
     print(f"{'component':<30}{'threshold':>10}{'P':>8}{'R':>8}{'n pred':>8}", flush=True)
-    for component in args.components.split(","):
+    for component in common.comma_list(args.components):
         rows, train_s, pred_s = run(component, args, model_dir)
         for name, t, p, r, n in rows:
             print(f"{name:<30}{t:>10.1f}{p:>8.1f}{r:>8.1f}{n:>8}", flush=True)

@@ -152,8 +152,8 @@ def main():
         torch.set_num_threads(args.threads)
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     device = "cpu" if device == "auto" else device
-    batches = [int(b) for b in args.batch_sizes.split(",")]
-    methods = args.methods.split(",")
+    batches = common.comma_list(args.batch_sizes, int)
+    methods = common.comma_list(args.methods)
     dev = [ex for ex in read_conll(DATA / "dev.txt") if 1 <= len(ex[0]) <= 40][: args.n]
     args.workdir.mkdir(parents=True, exist_ok=True)
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
@@ -168,7 +168,7 @@ def main():
         "|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
-    for name in args.models.split(","):
+    for name in common.comma_list(args.models):
         trained = False
         if name in SHAPES:
             gen = t5_generator(name, args.vocab, args.workdir, device)
