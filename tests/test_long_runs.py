@@ -123,6 +123,27 @@ def test_tagger_grid_skips_finished_runs_and_reads_torn_lines(tmp_path):
     assert runlog.mean_sd([1.0, 3.0]) == "2.00 ± 1.41"
 
 
+def test_tagger_grid_markdown_table_is_the_records(tmp_path, capsys):
+    """The README's table comes from ``--table --markdown``: one row per rate with a finished
+    seed, the rate chosen on dev marked, mean ± sd over that rate's seeds."""
+    args = argparse.Namespace(out=str(tmp_path), seeds="0,1,", masks="0011,1111", baseline=False, lr="1e-3, 3e-3",
+                              ner_lr="1e-3", select_seed=0, train=10, data_seed=0, dev=5, test=5, max_epochs=2,
+                              ner_max_epochs=3, patience=1, batch=4, markdown=True)
+    assert tagger_grid.common.comma_list(args.seeds, int) == [0, 1]
+    runs = {(0, 1e-3): (50.0, [60.0]), (0, 3e-3): (70.0, [80.0, 75.0]), (1, 3e-3): (72.0, [78.0])}
+    for (seed, lr), (f, dev) in runs.items():
+        runlog.append(tmp_path / "results.jsonl", {
+            "key": tagger_grid.run_key(args, "tagger", "0011", seed, lr), "f": f, "p": f, "r": f,
+            "best_epoch": 1, "epochs": len(dev), "dev_history": dev, "epoch_cpu_s": [100.0] * len(dev)})
+    tagger_grid.table(args)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tagger")]
+    assert rows == [
+        "| tagger | `0011` (upper half) | 1e-3 | 1 | 50.00 | 50.00 | 50.00 | 1 | 1 | 100 | 60.00 |",
+        "| tagger | `0011` (upper half) | 3e-3 * | 2 | 71.00 ± 1.41 | 71.00 | 71.00 | 1, 1 | 2, 1 | 100 "
+        "| 79.00 ± 1.41 |",
+    ]  # and no row for 1111, which has no finished run
+
+
 # --- scripts/gner_multidomain.py -----------------------------------------------------------
 
 
