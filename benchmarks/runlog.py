@@ -6,10 +6,14 @@ stamped with the library versions and the code's commit (so two readings that di
 be traced to what differed), and flushes it to disk; ``finished`` reads the keys already
 there (a torn last line, from a kill mid-write, is ignored). ``save_torch`` writes a
 checkpoint under a temporary name and renames it, so a kill never leaves half a checkpoint.
+``claim`` lets several processes share one grid: a run another live process is training
+is skipped, not trained twice.
 """
+import contextlib
 import functools
 import json
 import os
+import socket
 import statistics
 import subprocess
 from importlib import metadata
@@ -62,6 +66,58 @@ def append(path, record):
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def _holder(lock):
+    """The (host, pid) written in a lock file, or None when it is unreadable."""
+    try:
+        host, pid = lock.read_text(encoding="utf8").split()
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder):
+    host, pid = holder
+    if host != socket.gethostname():
+        return True  # another machine's process: it cannot be checked from here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def claim(lock):
+    """Yield True when this process may train the run ``lock`` stands for (the lock file is
+    created, holding this host and pid, and removed at the end), False while another live
+    process holds it. A lock left by a killed process is taken over."""
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _holder(lock)
+            if holder is not None and _alive(holder):
+                yield False
+                return
+            lock.unlink(missing_ok=True)  # stale (its process is gone) or torn: take it over
+            continue
+        with os.fdopen(fd, "w", encoding="utf8") as f:
+            f.write(me)
+        break
+    else:
+        raise RuntimeError(f"could not take the lock {lock}; delete it if no process is training that run")
+    try:
+        yield True
+    finally:
+        if lock.exists() and lock.read_text(encoding="utf8") == me:
+            lock.unlink()
 
 
 def save_torch(obj, path):

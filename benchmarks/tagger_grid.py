@@ -8,7 +8,9 @@ a rerun skips it; a tagger run checkpoints its trainable weights (LoRA + head), 
 optimiser, the schedule and the random states to ``OUT/ckpt/<run>/`` every
 ``--ckpt-steps`` steps and at each epoch end (best-dev weights kept apart), so a killed
 run resumes where it stopped. The table is printed from whatever has finished
-(``--table`` prints it without training).
+(``--table`` prints it without training). Several processes may share one ``--out`` (one
+per core, say): a run that another live process is training is skipped (a lock file in its
+checkpoint folder), so none is trained twice; a lock left by a killed process is taken over.
 
 Learning rate, the same small search for every model: each (model, mask) is trained at
 seed ``--select-seed`` with every rate in ``--lr`` (tagger) or ``--ner-lr`` (ner); the rate
@@ -291,8 +293,14 @@ def worker(args):
     kind, variant, seed, lr = args.worker.split(":")
     seed, lr = int(seed), float(lr)
     key = run_key(args, kind, variant, seed, lr)
-    if key in runlog.finished(Path(args.out) / "results.jsonl"):
-        return
+    with runlog.claim(Path(args.out) / "ckpt" / key / "lock") as mine:
+        if not mine:  # a grid split across processes: that one trains it
+            log(f"{key}: another process is training it; skipped here")
+        elif key not in runlog.finished(Path(args.out) / "results.jsonl"):
+            train_and_record(args, kind, variant, seed, lr, key)
+
+
+def train_and_record(args, kind, variant, seed, lr, key):
     import torch
 
     start = time.time()

@@ -6,6 +6,9 @@ Tiny random models and data written here; nothing from ``../shared``."""
 import argparse
 import importlib.util
 import json
+import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -121,6 +124,26 @@ def test_tagger_grid_skips_finished_runs_and_reads_torn_lines(tmp_path):
     done[tagger_grid.run_key(args, "tagger", "1111", 0, 1e-3)] = {"dev_history": [90.0]}
     assert tagger_grid.planned_runs(args, done) == first + [("tagger", "0000", 1, 3e-3)]
     assert runlog.mean_sd([1.0, 3.0]) == "2.00 ± 1.41"
+
+
+def test_runlog_claim_one_trainer_per_run(tmp_path):
+    """Two processes sharing a grid never train the same run: a live holder's lock is
+    respected, a dead holder's lock is taken over, and the lock goes when the run ends."""
+    lock = tmp_path / "ckpt" / "run" / "lock"
+    with runlog.claim(lock) as mine:
+        assert mine and lock.exists()
+    assert not lock.exists()
+    host = socket.gethostname()
+    lock.write_text(f"{host} {os.getppid()}")  # a live process holds it
+    with runlog.claim(lock) as mine:
+        assert not mine
+    assert lock.read_text() == f"{host} {os.getppid()}"  # and it is still theirs
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{host} {dead.pid}")  # killed mid-run: its lock is stale
+    with runlog.claim(lock) as mine:
+        assert mine and lock.read_text() == f"{host} {os.getpid()}"
+    assert not lock.exists()
 
 
 def test_tagger_grid_markdown_table_is_the_records(tmp_path, capsys):
