@@ -338,7 +338,7 @@ def table(args):
     for (kind, variant, lr), rs in groups.items():
         s_ep = [c for r in rs for c in r.get("epoch_cpu_s", [])]
         chosen = len(rates(args, kind)) > 1 and chosen_rate(args, kind, variant, done) == lr
-        rows.append((kind, variant, f"{lr:g}", chosen, len(rs), runlog.mean_sd([r["f"] for r in rs]),
+        rows.append((kind, variant, lr, chosen, len(rs), runlog.mean_sd([r["f"] for r in rs]),
                      mean([r["p"] for r in rs]), mean([r["r"] for r in rs]),
                      [str(r["best_epoch"]) for r in rs], [str(r["epochs"]) for r in rs], mean(s_ep, ".0f"),
                      runlog.mean_sd([max(r["dev_history"]) for r in rs])))
@@ -349,14 +349,14 @@ def table(args):
             if n:
                 model = "`ner`" if kind == "ner" else kind
                 mask = "–" if kind == "ner" else f"`{variant}` ({MASK_NAMES.get(variant, 'custom')})"
-                rate = f"{float(lr):.0e}".replace("e-0", "e-")  # 0.001 -> 1e-3, as the text writes it
+                rate = f"{lr:.0e}".replace("e-0", "e-")  # 0.001 -> 1e-3, as the text writes it
                 print(f"| {model} | {mask} | {rate}{' *' if chosen else ''} | {n} | {f} | {p} | {r} | "
                       f"{', '.join(best)} | {', '.join(epochs)} | {s_ep} | {dev} |")
     else:
         print(f"{'model':>8}{'mask':>9}{'lr':>8}{'seeds':>7}{'test F1':>16}{'P':>8}{'R':>8}{'best ep':>10}"
               f"{'epochs':>10}{'CPU s/ep':>9}{'dev F1 (best)':>15}")
         for kind, variant, lr, chosen, n, f, p, r, best, epochs, s_ep, dev in rows:
-            print(f"{kind:>8}{variant:>9}{lr:>7}{'*' if chosen else ' '}{n:>7}{f:>16}{p:>8}{r:>8}"
+            print(f"{kind:>8}{variant:>9}{lr:>7g}{'*' if chosen else ' '}{n:>7}{f:>16}{p:>8}{r:>8}"
                   f"{','.join(best) or '-':>10} {','.join(epochs) or '-':>9}{s_ep:>9}{dev:>15}")
     for key, (kind, variant, seed, lr) in keys.items():
         state = Path(args.out) / "ckpt" / key / "state.json"
