@@ -6,6 +6,8 @@
 import os
 from pathlib import Path
 
+from spacy_gner.util import comma_list  # noqa: F401  (the scripts' comma-list options)
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("SPACY_GNER_DATA") or ROOT.parent / "shared" / "data")
 
@@ -26,9 +28,3 @@ def add_budget_arguments(ap, *, train: int, epochs: int, held_out: str, n_held_o
     ap.add_argument(held_out, type=int, default=n_held_out)
     ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--seed", type=int, default=0)
-
-
-def comma_list(text: str, cast=str) -> list:
-    """A comma-list option as values: ``"1e-3, 3e-3,"`` -> ``[0.001, 0.003]`` with
-    ``cast=float``; blanks and a trailing comma are skipped."""
-    return [cast(item.strip()) for item in text.split(",") if item.strip()]

@@ -145,6 +145,12 @@ def tags_to_spans_in_chunk(tags: Sequence[str], offset: int) -> List[SpanTuple]:
 # --- checking user input and writing without loss ------------------------------------
 
 
+def comma_list(text: str, cast: Callable[[str], Any] = str) -> list:
+    """A comma-separated option as values: ``"1e-3, 3e-3,"`` -> ``[0.001, 0.003]`` with
+    ``cast=float``; items are stripped, blanks and a trailing comma skipped."""
+    return [cast(item.strip()) for item in str(text).split(",") if item.strip()]
+
+
 def check_label_list(labels, what: str = "labels") -> None:
     """Refuse a bare string where a list of labels is expected (``E030``): iterating it
     would give one label per character."""

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Span
 
 from spacy_gner.util import (
+    comma_list,
     doc_chunks,
     merge_chunk_spans,
     set_entities,
@@ -73,3 +74,9 @@ def test_write_predictions_keeps_every_span_in_its_group():
     write_predictions(doc, "mine", spans[:1], write_ents=False)  # the group is replaced, ents untouched
     assert len(doc.spans["mine"]) == 1 and "scores" not in doc.spans["mine"].attrs
     assert [(e.start, e.end) for e in doc.ents] == [(0, 1), (4, 5)]
+
+
+def test_comma_list_strips_skips_blanks_and_casts():
+    assert comma_list(" PER , LOC,,") == ["PER", "LOC"]
+    assert comma_list("1e-3, 3e-3,", float) == [0.001, 0.003]
+    assert comma_list("") == [] and comma_list(" , ") == []

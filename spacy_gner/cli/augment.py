@@ -77,7 +77,7 @@ def augment_cli(
 
     from ..errors import Errors
     from ..llm.workflow import format_report, load_config, run_augment
-    from ..util import check_int, check_output_path, cli_fail, first_line
+    from ..util import check_int, check_output_path, cli_fail, comma_list, first_line
 
     if model_config is not None and not model_config.is_file():
         cli_fail(Errors.E038.format(what="The model config", path=model_config))
@@ -106,8 +106,8 @@ def augment_cli(
         cli_fail(message)
     if encoder:
         config["merge"]["encoder"] = encoder
-    step_list = [s.strip() for s in steps.split(",") if s.strip()]
-    label_list = [s.strip() for s in labels.split(",") if s.strip()]
+    step_list = comma_list(steps)
+    label_list = comma_list(labels)
     created = not output_dir.exists()
     cache = cache_dir or output_dir / "cache"  # kept on failure: a rerun resumes from it
     import os

@@ -16,8 +16,9 @@ def parse_modes(mode: str) -> List[str]:
     """``all`` or a comma-separated list of scoring modes (``E020`` for an unknown one)."""
     from ..errors import Errors
     from ..scoring import MODES
+    from ..util import comma_list
 
-    modes = list(MODES) if mode.strip() == "all" else [m.strip() for m in mode.split(",") if m.strip()]
+    modes = list(MODES) if mode.strip() == "all" else comma_list(mode)
     for m in modes or [mode]:
         if m not in MODES:
             raise EvaluateError(Errors.E020.format(mode=m, modes=", ".join(MODES) + " or all"))

@@ -203,7 +203,7 @@ def package_cli(
     from ..about import __version__
     from ..errors import Errors, Warnings
     from ..pipeline.gner_generator import DECODINGS
-    from ..util import check_int, check_output_path, cli_fail, first_line, write_text_atomic
+    from ..util import check_int, check_output_path, cli_fail, comma_list, first_line, write_text_atomic
 
     if build not in BUILDS:
         cli_fail(Errors.E031.format(what="--build", rule="one of " + ", ".join(BUILDS), value=build))
@@ -223,7 +223,7 @@ def package_cli(
         decode = {"decoding": decoding, "beam_size": beam_size, "batch_size": batch_size}
         config: Dict[str, Any] = {"model": {"name": checkpoint}, **decode}
         if labels:
-            config["labels"] = [x.strip() for x in labels.split(",") if x.strip()]
+            config["labels"] = comma_list(labels)
         nlp.add_pipe("gner_generator", config=config)
     except (ValueError, ImportError) as err:  # spaCy's unknown-language error is an ImportError
         cli_fail(first_line(err, 400))

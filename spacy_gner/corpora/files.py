@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
 from ..errors import Errors, Warnings
+from ..util import comma_list
 
 # doc.user_data keys written by the readers (and kept by DocBin(store_user_data=True)).
 LABELS_KEY = "gner_labels"  # list[str]: the entity types to prompt with for this doc
@@ -37,7 +38,7 @@ def split_paths(path: PathLike) -> List[Path]:
     """``path`` itself, or the parts of a comma-separated list when it does not exist."""
     if Path(path).exists() or "," not in str(path):
         return [Path(path)]
-    return [Path(p.strip()) for p in str(path).split(",") if p.strip()]
+    return comma_list(path, Path)
 
 
 def list_files(path: PathLike, suffixes: Sequence[str] = ALL_SUFFIXES) -> List[Path]:

@@ -17,6 +17,7 @@ from spacy_llm.ty import FewshotExample
 
 from ...corpora import EXTENSION_KEY
 from ...errors import Errors
+from ...util import comma_list
 from ..parsing import ALIGNMENT_MODES, align_in_order, dedupe_spans, render_text, split_sentences
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -217,7 +218,7 @@ def label_list(labels: Union[str, Sequence[str], Dict[str, str]]) -> Union[List[
     if isinstance(labels, dict):
         return {str(k): v for k, v in labels.items()}
     if isinstance(labels, str):
-        return [x.strip() for x in labels.split(",") if x.strip()]
+        return comma_list(labels)
     return [str(x) for x in labels]
 
 
