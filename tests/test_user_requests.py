@@ -373,10 +373,11 @@ def test_free_decoding_warns_once_when_generations_hit_their_budget(backbone, re
     assert not _coded(record, "W103")
 
 
-def test_generator_training_warns_once_when_the_loss_sees_a_cut(tiny_t5_dir):
+@pytest.mark.parametrize("backbone", ["tiny_t5_dir", "tiny_llama_dir"])
+def test_generator_training_warns_once_when_the_loss_sees_a_cut(backbone, request):
     import warnings
 
-    nlp, pipe = _gner(tiny_t5_dir)
+    nlp, pipe = _gner(request.getfixturevalue(backbone))
     words, tags = "Ann met Bob in Rome".split(), ["B-per", "O", "B-per", "O", "B-loc"]
     egs = [Example(nlp.make_doc(" ".join(words)), doc_from_bio(nlp.vocab, words, tags))] * 2
 

@@ -203,11 +203,25 @@ class HFGenerator:
 
     # --- training -------------------------------------------------------------------
 
-    def loss(self, prompts: Sequence[str], targets: Sequence[str], max_source: int, max_target: int) -> torch.Tensor:
-        """Mean cross-entropy over the target tokens (prompt and padding ignored)."""
-        pad = self.tokenizer.pad_token_id
+    def encode_pairs(
+        self, prompts: Sequence[str], targets: Sequence[str], max_source: int, max_target: int
+    ) -> Tuple[List[List[int]], List[List[int]]]:
+        """Training ids: each prompt and target cut to its budget (``encode_prompt``, ``encode_target``)."""
         sources = [self.encode_prompt(p, max_source) for p in prompts]
-        labels = [self.encode_target(t, max_target) for t in targets]
+        return sources, [self.encode_target(t, max_target) for t in targets]
+
+    def loss(
+        self,
+        prompts: Sequence[str],
+        targets: Sequence[str],
+        max_source: int,
+        max_target: int,
+        encoded: Optional[Tuple[List[List[int]], List[List[int]]]] = None,
+    ) -> torch.Tensor:
+        """Mean cross-entropy over the target tokens (prompt and padding ignored);
+        ``encoded``: the pairs' ids from ``encode_pairs`` when the caller has them."""
+        pad = self.tokenizer.pad_token_id
+        sources, labels = encoded or self.encode_pairs(prompts, targets, max_source, max_target)
         with self._autocast():
             if self.seq2seq:
                 input_ids, attention = self._pad(sources, pad, left=False)

@@ -237,8 +237,9 @@ class GNERGenerator(DirectoryOnlyPipe):
             return None
         generator.model.train()
         prompts, targets = zip(*pairs)
-        warn_training_cuts(self, generator, prompts, targets)
-        loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
+        encoded = generator.encode_pairs(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
+        warn_training_cuts(self, generator, prompts, targets, *encoded)
+        loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"], encoded)
         loss.backward()
         return float(loss.detach().cpu())
 

@@ -93,14 +93,16 @@ def label_groups(pipe, generator, words: List[str], names: List[str]) -> List[Li
     return groups
 
 
-def warn_training_cuts(pipe, generator, prompts, targets) -> None:
+def warn_training_cuts(pipe, generator, prompts, targets, sources, labels) -> None:
     """W104 (once per component) when a training prompt or target is longer than
-    ``max_source_length`` / ``max_target_length`` tokens: the loss sees it cut."""
+    ``max_source_length`` / ``max_target_length`` tokens: the loss sees it cut.
+    ``sources`` / ``labels``: the ids the loss gets; only those at the budget, which may
+    have been cut, are encoded again in full."""
     if getattr(pipe, "_warned_training_cuts", False):
         return
     src, tgt = pipe.cfg["max_source_length"], pipe.cfg["max_target_length"]
-    n_src = sum(len(generator.encode_prompt(p, 10**9)) > src for p in prompts)
-    n_tgt = sum(len(generator.encode_target(t, 10**9)) > tgt for t in targets)
+    n_src = sum(len(ids) >= src and len(generator.encode_prompt(p, 10**9)) > src for p, ids in zip(prompts, sources))
+    n_tgt = sum(len(ids) >= tgt and len(generator.encode_target(t, 10**9)) > tgt for t, ids in zip(targets, labels))
     if n_src or n_tgt:
         pipe._warned_training_cuts = True
         warnings.warn(
