@@ -20,9 +20,10 @@ run as a JSON line and skips runs already there, so a long search resumes after 
 
 ``--encoder DIR`` puts one pretrained transformer (all-MiniLM-L6-v2, say) under every model
 through spacy-transformers (a ``transformer`` component and a listener, as in
-configs/knowfree_trf.cfg, with its optimiser). ``--extensions fused.spacy`` (the augment
-command's output for the same training subset) adds the model ``knowfree+ext``: the same
-knowfree_spans trained with the LLM's extension labels.
+configs/knowfree_trf.cfg, with its optimiser); ``ner`` then drops its hidden "upper" layer
+(``use_upper = false``) as spaCy's own transformer configs do (``--ner-upper`` keeps it).
+``--extensions fused.spacy`` (the augment command's output for the same training subset)
+adds the model ``knowfree+ext``: the same knowfree_spans trained with the LLM's extension labels.
 
     python benchmarks/knowfree.py [--epochs 40] [--sizes 250,500,1000] [--parts a,b,c] [--quick]
     python benchmarks/knowfree.py --parts a --dataset bc5cdr --drop 0.1,0.2,0.4 --seeds 0,1,2 \
@@ -61,6 +62,9 @@ KF_MODEL = {}  # --kf-model overrides of knowfree_spans' model settings
 
 
 ENCODER = {}  # --encoder: a pretrained transformer under every model (name, pooling)
+# --encoder: ner's head as in spaCy's transformer configs (quickstart, en_core_web_trf):
+# no hidden "upper" layer; --ner-upper keeps the factory default (use_upper true) instead
+NER_UPPER = False
 
 
 def encoder_text():
@@ -68,7 +72,8 @@ def encoder_text():
         return "spaCy CNN tok2vec (MultiHashEmbed 96 + 4 maxout CNN layers); thinc Adam lr 1e-3"
     return (
         f"{ENCODER['name']} through spacy-transformers (fine-tuned, {ENCODER['pooling']}); thinc Adam "
-        f"{','.join(f'{lr:g}' for lr in ENCODER['lrs'])} warm-up 10% then linear decay, L2 0.01, clip 1.0"
+        f"{','.join(f'{lr:g}' for lr in ENCODER['lrs'])} warm-up 10% then linear decay, L2 0.01, clip 1.0; "
+        f"ner use_upper {'true (factory default)' if NER_UPPER else 'false (spaCy transformer configs)'}"
     )
 
 
@@ -101,6 +106,8 @@ def make_nlp(kind, labels, width="auto"):
         model["tok2vec"] = listener
         extra = {"model": {"tok2vec": listener}}
     if kind == "ner":
+        if ENCODER and not NER_UPPER:
+            extra["model"]["use_upper"] = False
         pipe = nlp.add_pipe("ner", config=extra)
     elif kind == "spancat":
         pipe = nlp.add_pipe(
@@ -243,6 +250,8 @@ def part_a(args, vocab, drops, seeds, data_seed):
             for drop, lr in grid:
                 for seed in seeds:
                     encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{lr:g}" if ENCODER else ""
+                    if ENCODER and kind == "ner" and not NER_UPPER:
+                        encoder += "-noupper"
                     key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
                            f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}{encoder}")
                     rec = done.get(key)
@@ -317,6 +326,8 @@ def main():
     ap.add_argument("--results", default=None, help="part a: JSONL of finished runs (appended; reruns skip them)")
     ap.add_argument("--encoder", default=None, help="a pretrained transformer (HF directory or hub name) under "
                     "every model, through spacy-transformers, instead of the CNN tok2vec")
+    ap.add_argument("--ner-upper", action="store_true", help="--encoder: ner keeps its factory head (use_upper "
+                    "true) instead of spaCy's transformer setting (use_upper false)")
     ap.add_argument("--pooling", default="reduce_first.v1", help="--encoder: sub-tokens to words (as knowfree_trf.cfg)")
     ap.add_argument("--encoder-lr", default="5e-5", help="--encoder: peak learning rate for the whole pipeline "
                     "(linear warm-up over 10%% of the steps, then linear decay; L2 0.01, clip 1.0); a comma list is "
@@ -330,7 +341,8 @@ def main():
     if args.encoder:
         lrs = common.comma_list(args.encoder_lr, float)
         ENCODER.update(name=args.encoder, pooling=args.pooling, lrs=lrs, lr=lrs[0])
-    global DROP
+    global DROP, NER_UPPER
+    NER_UPPER = args.ner_upper
     drops = common.comma_list(args.drop, float)
     DROP = drops[0]
     seeds = common.comma_list(args.seeds or str(args.seed), int)
