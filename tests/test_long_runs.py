@@ -258,3 +258,19 @@ def test_gner_training_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys
     assert head[0].endswith(": 2 steps, 0.00 h of training")
     assert head[1].startswith(f"# trained: {llama} on 8 sentences (1 per training set), 1 epoch(s) = 2 steps of")
     assert "cpu" in head[1] and "never trained or tuned on" in head[2]
+
+
+def test_knowfree_benchmark_gives_ner_spacys_transformer_head(monkeypatch):
+    """Under ``--encoder`` the ``ner`` baseline is the one spaCy configures over a transformer
+    (``use_upper = false``); ``--ner-upper`` restores the factory head. knowfree_spans and
+    ner listen to the same transformer either way."""
+    pytest.importorskip("spacy_transformers")
+    knowfree = _load("knowfree_bench", ROOT / "benchmarks" / "knowfree.py")
+    monkeypatch.setitem(knowfree.ENCODER, "name", "an-hf-dir-never-loaded")
+    monkeypatch.setitem(knowfree.ENCODER, "pooling", "reduce_first.v1")
+    ner = knowfree.make_nlp("ner", ["PER"]).config["components"]["ner"]["model"]
+    assert ner["use_upper"] is False and ner["tok2vec"]["upstream"] == "transformer"
+    monkeypatch.setattr(knowfree, "NER_UPPER", True)
+    assert knowfree.make_nlp("ner", ["PER"]).config["components"]["ner"]["model"]["use_upper"] is True
+    kf = knowfree.make_nlp("knowfree", ["PER"]).config["components"]["knowfree_spans"]["model"]["tok2vec"]
+    assert kf["upstream"] == "transformer" and kf["pooling"] == ner["tok2vec"]["pooling"]
