@@ -210,18 +210,13 @@ class HFGenerator:
         sources = [self.encode_prompt(p, max_source) for p in prompts]
         return sources, [self.encode_target(t, max_target) for t in targets]
 
-    def loss(
-        self,
-        prompts: Sequence[str],
-        targets: Sequence[str],
-        max_source: int,
-        max_target: int,
-        encoded: Optional[Tuple[List[List[int]], List[List[int]]]] = None,
-    ) -> torch.Tensor:
-        """Mean cross-entropy over the target tokens (prompt and padding ignored);
-        ``encoded``: the pairs' ids from ``encode_pairs`` when the caller has them."""
+    def loss(self, prompts: Sequence[str], targets: Sequence[str], max_source: int, max_target: int) -> torch.Tensor:
+        """Mean cross-entropy over the target tokens (prompt and padding ignored)."""
+        return self.loss_from_ids(*self.encode_pairs(prompts, targets, max_source, max_target))
+
+    def loss_from_ids(self, sources: Sequence[List[int]], labels: Sequence[List[int]]) -> torch.Tensor:
+        """``loss`` on ids already encoded (``encode_pairs``)."""
         pad = self.tokenizer.pad_token_id
-        sources, labels = encoded or self.encode_pairs(prompts, targets, max_source, max_target)
         with self._autocast():
             if self.seq2seq:
                 input_ids, attention = self._pad(sources, pad, left=False)

@@ -239,7 +239,7 @@ class GNERGenerator(DirectoryOnlyPipe):
         prompts, targets = zip(*pairs)
         encoded = generator.encode_pairs(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"])
         warn_training_cuts(self, generator, prompts, targets, *encoded)
-        loss = generator.loss(prompts, targets, self.cfg["max_source_length"], self.cfg["max_target_length"], encoded)
+        loss = generator.loss_from_ids(*encoded)
         loss.backward()
         return float(loss.detach().cpu())
 
