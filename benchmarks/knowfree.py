@@ -67,6 +67,12 @@ ENCODER = {}  # --encoder: a pretrained transformer under every model (name, poo
 NER_UPPER = False
 
 
+def ner_without_upper(kind):
+    """Whether ``kind`` is ``ner`` over ``--encoder`` with spaCy's transformer head (the run
+    key says so, so the factory-head runs keep theirs)."""
+    return kind == "ner" and bool(ENCODER) and not NER_UPPER
+
+
 def encoder_text():
     if not ENCODER:
         return "spaCy CNN tok2vec (MultiHashEmbed 96 + 4 maxout CNN layers); thinc Adam lr 1e-3"
@@ -106,7 +112,7 @@ def make_nlp(kind, labels, width="auto"):
         model["tok2vec"] = listener
         extra = {"model": {"tok2vec": listener}}
     if kind == "ner":
-        if ENCODER and not NER_UPPER:
+        if ner_without_upper(kind):
             extra["model"]["use_upper"] = False
         pipe = nlp.add_pipe("ner", config=extra)
     elif kind == "spancat":
@@ -250,7 +256,7 @@ def part_a(args, vocab, drops, seeds, data_seed):
             for drop, lr in grid:
                 for seed in seeds:
                     encoder = f"-enc{Path(ENCODER['name']).name}-{ENCODER['pooling']}-lr{lr:g}" if ENCODER else ""
-                    if ENCODER and kind == "ner" and not NER_UPPER:
+                    if ner_without_upper(kind):
                         encoder += "-noupper"
                     key = (f"{args.dataset}-{size}-{kind}-drop{drop:g}-seed{seed}-data{data_seed}-ep{args.epochs}"
                            f"-b{args.batch_size}-dev{len(dev)}-test{len(test)}-kf{sorted(KF_MODEL.items())}{encoder}")
